@@ -1,0 +1,86 @@
+"""A name -> entry registry that refuses duplicates and answers unknown names helpfully."""
+from __future__ import annotations
+
+import difflib
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, Iterator, TypeVar
+
+from delbench.errors import DelbenchError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered thing: what makes it, and which plugin and package provided it."""
+
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    description: str
+    plugin: str
+    package: str
+    version: str
+
+    def params(self) -> dict[str, Any]:
+        """The factory's keyword parameters and their defaults (what ``--param key=value`` can set)."""
+        try:
+            sig = inspect.signature(self.factory)
+        except (TypeError, ValueError):
+            return {}
+        return {
+            p.name: (None if p.default is inspect.Parameter.empty else p.default)
+            for p in sig.parameters.values()
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        }
+
+    def create(self, **params: Any) -> Any:
+        """Instantiate with ``params``; an unknown parameter is a clear error naming the accepted ones."""
+        accepted = self.params()
+        unknown = sorted(set(params) - set(accepted))
+        if unknown:
+            raise DelbenchError(
+                f"{self.kind} {self.name!r} has no parameter {', '.join(map(repr, unknown))}; "
+                f"accepted: {', '.join(accepted) or '(none)'}"
+            )
+        return self.factory(**params)
+
+
+@dataclass
+class Registry(Generic[T]):
+    kind: str
+    _entries: dict[str, Entry] = field(default_factory=dict)
+
+    def add(self, entry: Entry) -> None:
+        if entry.name in self._entries:
+            prev = self._entries[entry.name]
+            raise DelbenchError(
+                f"{self.kind} {entry.name!r} is already registered by plugin {prev.plugin!r} "
+                f"(from package {prev.package})"
+            )
+        self._entries[entry.name] = entry
+
+    def get(self, name: str) -> Entry:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise DelbenchError(unknown_name_message(self.kind, name, list(self._entries))) from None
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self._entries[n] for n in self.names())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+
+def unknown_name_message(kind: str, name: str, available: list[str]) -> str:
+    close = difflib.get_close_matches(name, available, n=3, cutoff=0.5)
+    hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+    return f"unknown {kind} {name!r}: {hint}available: {', '.join(sorted(available)) or '(none installed)'}"

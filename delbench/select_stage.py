@@ -1,0 +1,109 @@
+"""The select stage: load embeddings (and the pool), run a selector for one or more ratios, validate,
+and write each subset with its sidecar."""
+from __future__ import annotations
+
+import resource
+import time
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from delbench import __version__
+from delbench.atomic import sha256_file
+from delbench.errors import DelbenchError
+from delbench.selection import ProgressFn, SelectionRequest, _no_progress, run_selector
+from delbench.subset import write_subset
+from delbench.vectors import load_embeddings, read_sidecar
+
+
+def load_pool(manifest: str | Path, n: int | None = None) -> "Any":
+    """The pool rows of a manifest, in manifest order (pool index i = row i)."""
+    import pandas as pd
+
+    manifest = Path(manifest)
+    if not manifest.is_file():
+        raise DelbenchError(f"manifest {manifest} not found: pass the manifest.parquet of a dataset root")
+    frame = pd.read_parquet(manifest)
+    if "role" in frame.columns:
+        frame = frame[frame["role"] == "pool"]
+    frame = frame.reset_index(drop=True)
+    if n is not None and len(frame) != n:
+        raise DelbenchError(
+            f"manifest {manifest} has {len(frame)} pool rows but the embeddings have {n}: "
+            "embed this manifest's pool again"
+        )
+    return frame
+
+
+def image_loader(root: Path, pool: Any) -> Any:
+    """A ``load_images(indices)`` callable reading pool images as HxWx3 uint8 arrays."""
+    paths = pool["path"].tolist() if "path" in pool.columns else None
+    if paths is None:
+        return None
+
+    def load(indices: Sequence[int]) -> Iterator[np.ndarray]:
+        from PIL import Image
+
+        for i in indices:
+            with Image.open(root / paths[int(i)]) as im:
+                yield np.asarray(im.convert("RGB"))
+
+    return load
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_select(
+    name: str,
+    *,
+    embeddings: str | Path,
+    ratios: Sequence[float],
+    outputs: Sequence[str | Path],
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+    pool_manifest: str | Path | None = None,
+    progress: ProgressFn = _no_progress,
+) -> list[dict[str, Any]]:
+    """Run selector ``name`` for every ratio (one pass where it can) and write ``outputs[i]`` for ratio i."""
+    from delbench.plugins import get_plugins
+
+    if len(ratios) != len(outputs):
+        raise ValueError("one output path per ratio")
+    entry = get_plugins().selectors.get(name)
+    selector = entry.create(**(params or {}))
+    emb = load_embeddings(embeddings)
+    pool, loader, pool_sha = None, None, None
+    if pool_manifest is not None:
+        pool = load_pool(pool_manifest, emb.shape[0])
+        loader = image_loader(Path(pool_manifest).parent, pool)
+        pool_sha = sha256_file(pool_manifest)
+    request = SelectionRequest(
+        ratio=float(ratios[0]), seed=seed, embeddings=emb, pool=pool, load_images=loader, progress=progress
+    )
+    start = time.perf_counter()
+    answers = run_selector(selector, request, ratios=ratios)
+    seconds = time.perf_counter() - start
+    side = read_sidecar(embeddings)
+    records = []
+    for ratio, out in zip(ratios, outputs):
+        meta = {
+            "selector": name,
+            "plugin": entry.plugin,
+            "package": entry.package,
+            "plugin_version": entry.version,
+            "delbench_version": __version__,
+            "params": {**entry.params(), **(params or {})},
+            "ratio_target": float(ratio),
+            "n": int(emb.shape[0]),
+            "seed": int(seed),
+            "seconds": seconds,
+            "peak_rss_mb": peak_rss_mb(),
+            "embeddings_sha256": side.get("sha256") or sha256_file(embeddings),
+            "pool_sha256": pool_sha,
+        }
+        records.append(write_subset(out, answers[float(ratio)], meta))
+    return records
