@@ -29,18 +29,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class LazyGroup(click.Group):
+    """A group whose subcommands are imported on use, from ``commands_table``."""
+
+    commands_table: dict[str, tuple[str, str]] = COMMANDS
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if _available(name))
+        return sorted(name for name in self.commands_table if _available(self.commands_table[name][0]))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in COMMANDS or not _available(name):
+        if name not in self.commands_table or not _available(self.commands_table[name][0]):
             return None
-        target = COMMANDS[name][0]
+        target = self.commands_table[name][0]
         module, attr = target.split(":")
         return getattr(importlib.import_module(module), attr)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        rows = [(name, self.commands_table[name][1]) for name in self.list_commands(ctx)]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
@@ -52,9 +56,8 @@ class LazyGroup(click.Group):
             raise click.ClickException(str(exc)) from None
 
 
-def _available(name: str) -> bool:
-    module = COMMANDS[name][0].split(":")[0]
-    return importlib.util.find_spec(module) is not None
+def _available(target: str) -> bool:
+    return importlib.util.find_spec(target.split(":")[0]) is not None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

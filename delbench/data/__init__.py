@@ -1,0 +1,1 @@
+"""Datasets: the manifest contract, the synthetic DataDEL, real-data adapters, integrity checks."""
