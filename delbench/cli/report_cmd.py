@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("report")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--no-plots", is_flag=True, help="Tables only.")
+def report(run_dir: Path, no_plots: bool) -> None:
+    """Re-render the tables and plots of RUN_DIR from its saved results (no recomputation)."""
+    from rich.console import Console
+
+    from delbench.report.render import render_run
+    from delbench.report.tables import to_rich
+
+    console = Console()
+    for grid in render_run(run_dir, plots=not no_plots):
+        console.print(to_rich(grid))

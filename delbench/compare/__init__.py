@@ -1,0 +1,1 @@
+"""Head-to-head runs of selectors under one protocol, into a run directory of results."""

@@ -1,0 +1,73 @@
+"""The long results table (one row per selector x ratio x seed x task, DESIGN.md columns) and run.json."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from delbench.atomic import atomic_path, write_json
+from delbench.compare.plan import Unit
+from delbench.compare.runinfo import run_info
+from delbench.metrics import del_score, normdel
+
+COLUMNS = ["selector", "ratio_target", "ratio_achieved", "seed", "task", "miou", "miou_dataset", "dice",
+           "del", "normdel", "pretrain_steps", "pretrain_seconds", "select_seconds", "kept_bytes"]
+RESULTS = "results.parquet"
+CROSS = "crossdata.parquet"
+
+
+def results_frame(units: list[Unit], outcome: dict[Unit, dict[str, Any]], alpha: float) -> pd.DataFrame:
+    rows = []
+    for unit in units:
+        got = outcome[unit]
+        for r in got["rows"]:
+            rows.append({
+                "selector": unit.selector, "ratio_target": unit.ratio_target, "ratio_achieved": unit.ratio_achieved,
+                "seed": unit.seed, "task": r["task"], "miou": float(r["miou"]), "miou_dataset": float(r["miou_dataset"]),
+                "dice": float(r["dice"]), "pretrain_steps": got["pretrain_steps"], "pretrain_seconds": got["pretrain_seconds"],
+                "select_seconds": unit.select_seconds, "kept_bytes": unit.kept_bytes,
+            })
+    frame = pd.DataFrame(rows)
+    frame["del"] = del_score(frame["miou"].to_numpy(), frame["ratio_achieved"].to_numpy(), alpha)
+    frame["normdel"] = normdel(frame["miou"].to_numpy(), frame["ratio_achieved"].to_numpy(), alpha)
+    return sort_rows(frame[COLUMNS])
+
+
+def sort_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(["selector", "ratio_target", "seed", "task"], kind="stable").reset_index(drop=True)
+
+
+def cross_frame(units: list[Unit], outcome: dict[Unit, dict[str, Any]]) -> pd.DataFrame | None:
+    rows = [{"selector": u.selector, "ratio_target": u.ratio_target, "seed": u.seed, **r}
+            for u in units for r in outcome[u].get("cross", [])]
+    if not rows:
+        return None
+    return pd.DataFrame(rows).sort_values(["selector", "ratio_target", "seed", "train_task", "test_task"], kind="stable").reset_index(drop=True)
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def write_results(run_dir: Path, protocol: Any, units: list[Unit], outcome: dict[Unit, dict[str, Any]],
+                  extra: dict[str, Any]) -> pd.DataFrame:
+    frame = results_frame(units, outcome, protocol.score.alpha)
+    write_frame(frame, run_dir / RESULTS)
+    with atomic_path(run_dir / "results.csv") as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.6g")
+    cross = cross_frame(units, outcome)
+    if cross is not None:
+        write_frame(cross, run_dir / CROSS)
+    write_json(run_dir / "run.json", run_info(protocol, extra))
+    return frame
+
+
+def read_results(run_dir: Path) -> pd.DataFrame:
+    from delbench.errors import DelbenchError
+
+    path = Path(run_dir) / RESULTS
+    if not path.is_file():
+        raise DelbenchError(f"{path} not found: is {run_dir} a finished `delbench compare` run directory?")
+    return pd.read_parquet(path)

@@ -1,0 +1,1 @@
+"""Turning a run's long results table into comparison tables, statistics and plots."""

@@ -1,0 +1,98 @@
+"""Render everything a run directory shows from its saved results, without recomputing anything:
+tables (Markdown, LaTeX), plots (PNG, SVG), removal galleries and the ground-truth removal table."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from delbench.atomic import atomic_path
+from delbench.compare.results import CROSS, read_results
+from delbench.report import tables as T
+
+
+def _write(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def removal_table(run_dir: Path, info: dict[str, Any]) -> T.Grid | None:
+    """On data with ground truth: what each selector removed, by quality type and near-duplicate group."""
+    from delbench.report.gallery import removal_by_truth
+
+    root = Path(info.get("data_root", ""))
+    manifest = root / "manifest.parquet"
+    if not manifest.is_file():
+        return None
+    pool = pd.read_parquet(manifest)
+    pool = pool[pool["role"] == "pool"].reset_index(drop=True)
+    if "gt_quality" not in pool.columns:
+        return None
+    rows = []
+    for sel in info["selectors"]:
+        for r in info["ratios"]:
+            path = run_dir / "subsets" / sel / f"seed{info['seeds'][0]}" / f"r{r:g}.npy"
+            if path.is_file():
+                rows.append({"selector": sel, "R": f"{r:g}", **removal_by_truth(pool, np.load(path))})
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows)
+    header = list(frame.columns)
+    body = [[str(v) if isinstance(v, str) else f"{100 * v:.0f}%" for v in row] for row in frame.itertuples(index=False)]
+    return T.Grid("Removed by ground-truth type (share of pool frames of that type; seed " f"{info['seeds'][0]})", header, body, set())
+
+
+def galleries(run_dir: Path, info: dict[str, Any]) -> list[Path]:
+    from delbench.report.gallery import gallery
+
+    root = Path(info.get("data_root", ""))
+    if not (root / "manifest.parquet").is_file():
+        return []
+    pool = pd.read_parquet(root / "manifest.parquet")
+    pool = pool[pool["role"] == "pool"].reset_index(drop=True)
+    ratio = min(info["ratios"])
+    seed = info["seeds"][0]
+    out = []
+    for sel in info["selectors"]:
+        npy = run_dir / "subsets" / sel / f"seed{seed}" / f"r{ratio:g}.npy"
+        if not npy.is_file():
+            continue
+        kept = np.load(npy)
+        reasons_path = npy.with_suffix("").with_name(f"r{ratio:g}.reasons.parquet")
+        if reasons_path.is_file():
+            reasons = pd.read_parquet(reasons_path)
+        else:
+            removed = np.setdiff1d(np.arange(len(pool)), kept)
+            reasons = pd.DataFrame({"index": removed, "reason": "not selected"})
+        out += gallery(root, pool, kept, reasons, f"{sel}: kept {kept.size} of {len(pool)} (R={ratio:g}, seed {seed})",
+                       run_dir / "plots" / f"gallery_{sel}_r{ratio:g}", seed=seed)
+    return out
+
+
+def render_run(run_dir: str | Path, plots: bool = True) -> list[T.Grid]:
+    """Write tables/ and plots/ of ``run_dir``; return the grids for console display."""
+    from delbench.report.plots import cross_heatmaps, ratio_curves
+
+    run_dir = Path(run_dir)
+    results = read_results(run_dir)
+    info = json.loads((run_dir / "run.json").read_text())
+    grids = T.ratio_grids(results)
+    summary = T.summary_grid(results)
+    removal = removal_table(run_dir, info)
+    named = [(f"ratio_{g.title.split()[-1]}", g) for g in grids] + [("summary", summary)]
+    if removal is not None:
+        named.append(("removal", removal))
+    for name, grid in named:
+        _write(run_dir / "tables" / f"{name}.md", T.to_markdown(grid))
+        _write(run_dir / "tables" / f"{name}.tex", T.to_latex(grid))
+    _write(run_dir / "results.md", T.to_markdown(T.long_grid(results)))
+    if plots:
+        ratio_curves(results, run_dir / "plots")
+        if (run_dir / CROSS).is_file():
+            cross_heatmaps(pd.read_parquet(run_dir / CROSS), run_dir / "plots")
+        galleries(run_dir, info)
+    return grids + [summary] + ([removal] if removal is not None else [])
+

@@ -1,0 +1,126 @@
+"""Comparison tables — one per retained ratio (selectors x tasks, mIoU and NormDEL as mean ± 95% CI
+over seeds, best per column marked) and a summary — rendered for the console (rich), Markdown and
+LaTeX from the same cell matrix, so the three always agree."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from delbench.report.stats import aggregate, summary
+
+REFERENCES = ("full", "scratch")
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A table as text cells plus which cells are best in their column."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    best: set[tuple[int, int]]
+
+
+def _fmt(mean: float, ci: float, scale: float = 100.0) -> str:
+    if math.isnan(mean):
+        return "–"
+    return f"{mean * scale:.1f}" if math.isnan(ci) else f"{mean * scale:.1f} ± {ci * scale:.1f}"
+
+
+def ratio_grids(results: pd.DataFrame) -> list[Grid]:
+    """One grid per target ratio; the reference rows (full, scratch) appear in every grid."""
+    agg = aggregate(results)
+    tasks = sorted(agg["task"].unique())
+    refs = agg[agg["selector"].isin(REFERENCES)]
+    grids = []
+    for ratio in sorted(r for r in agg["ratio_target"].unique() if r not in (0.0,)):
+        part = agg[(agg["ratio_target"] == ratio) & ~agg["selector"].isin(REFERENCES)]
+        if part.empty:
+            continue
+        block = pd.concat([part, refs])
+        selectors = list(dict.fromkeys(part["selector"].tolist())) + [s for s in REFERENCES if s in set(refs["selector"])]
+        header = ["selector", "R"] + [f"{t} {m}" for t in tasks for m in ("mIoU", "NormDEL")]
+        rows, values = [], []
+        for sel in selectors:
+            s = block[block["selector"] == sel]
+            row, vals = [sel, f"{s['ratio_achieved'].mean():.3f}"], []
+            for t in tasks:
+                cell = s[s["task"] == t]
+                for m in ("miou", "normdel"):
+                    mean = float(cell[f"{m}_mean"].iloc[0]) if len(cell) else float("nan")
+                    ci = float(cell[f"{m}_ci"].iloc[0]) if len(cell) else float("nan")
+                    row.append(_fmt(mean, ci))
+                    vals.append(mean)
+            rows.append(row)
+            values.append(vals)
+        best = set()
+        for j in range(len(header) - 2):
+            col = [(v[j], i) for i, v in enumerate(values) if not math.isnan(v[j])]
+            if col:
+                top = max(c[0] for c in col)
+                best |= {(i, j + 2) for v, i in col if v == top}
+        grids.append(Grid(f"Retained ratio {ratio:g}", header, rows, best))
+    return grids
+
+
+def summary_grid(results: pd.DataFrame, reference: str = "random") -> Grid:
+    s = summary(results, reference)
+    header = ["selector", "R target", "R achieved", "mIoU", "NormDEL", f"Δ NormDEL vs {reference} [95% CI]", "win/tie/loss"]
+    rows = []
+    for _, r in s.iterrows():
+        paired = "–" if pd.isna(r.get("diff")) else f"{r['diff'] * 100:+.2f} [{r['ci_low'] * 100:+.2f}, {r['ci_high'] * 100:+.2f}]"
+        wtl = "–" if pd.isna(r.get("win")) else f"{int(r['win'])}/{int(r['tie'])}/{int(r['loss'])}"
+        rows.append([r["selector"], f"{r['ratio_target']:g}", f"{r['ratio_achieved']:.3f}", f"{r['miou'] * 100:.1f}",
+                     f"{r['normdel'] * 100:.2f}", paired, wtl])
+    best = set()
+    body = [i for i, row in enumerate(rows) if row[0] not in REFERENCES]
+    if body:
+        top = max(float(rows[i][4]) for i in body)
+        best = {(i, 4) for i in body if float(rows[i][4]) == top}
+    return Grid("Summary (mean over tasks and seeds; NormDEL x100)", header, rows, best)
+
+
+def to_markdown(grid: Grid) -> str:
+    def cell(i: int, j: int, text: str) -> str:
+        return f"**{text}**" if (i, j) in grid.best else text
+
+    lines = [f"### {grid.title}", "", "| " + " | ".join(grid.header) + " |", "|" + "---|" * len(grid.header)]
+    lines += ["| " + " | ".join(cell(i, j, t) for j, t in enumerate(row)) + " |" for i, row in enumerate(grid.rows)]
+    return "\n".join(lines) + "\n"
+
+
+def to_latex(grid: Grid) -> str:
+    def esc(text: str) -> str:
+        return (text.replace("\\", r"\textbackslash{}").replace("&", r"\&").replace("%", r"\%")
+                .replace("_", r"\_").replace("#", r"\#").replace("±", r"$\pm$").replace("Δ", r"$\Delta$"))
+
+    def cell(i: int, j: int, text: str) -> str:
+        return rf"\textbf{{{esc(text)}}}" if (i, j) in grid.best else esc(text)
+
+    lines = [rf"% {esc(grid.title)}", r"\begin{tabular}{l" + "r" * (len(grid.header) - 1) + "}", r"\toprule",
+             " & ".join(esc(h) for h in grid.header) + r" \\", r"\midrule"]
+    lines += [" & ".join(cell(i, j, t) for j, t in enumerate(row)) + r" \\" for i, row in enumerate(grid.rows)]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def to_rich(grid: Grid) -> "object":
+    from rich.table import Table
+
+    table = Table(title=grid.title, title_justify="left")
+    for j, h in enumerate(grid.header):
+        table.add_column(h, justify="left" if j == 0 else "right")
+    for i, row in enumerate(grid.rows):
+        table.add_row(*[f"[bold green]{t}*[/]" if (i, j) in grid.best else t for j, t in enumerate(row)])
+    return table
+
+
+def long_grid(results: pd.DataFrame) -> Grid:
+    """The long results table as text (floats to 4 significant decimals)."""
+    def fmt(v: object) -> str:
+        return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+    return Grid("Results (one row per selector, ratio, seed and task)", list(results.columns),
+                [[fmt(v) for v in row] for row in results.itertuples(index=False)], set())

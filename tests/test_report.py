@@ -1,0 +1,86 @@
+"""Tables, statistics and re-rendering, on a hand-made results table (no training involved)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from delbench.compare.results import COLUMNS, sort_rows, write_frame
+from delbench.metrics import del_score, normdel
+from delbench.report import stats
+from delbench.report.render import render_run
+from delbench.report.tables import ratio_grids, summary_grid, to_latex, to_markdown
+
+
+def fake_results(seeds=(0, 1, 2)) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = []
+    plan = [("meddel", 0.2, 0.2, 0.60), ("random", 0.2, 0.2, 0.50), ("meddel", 0.5, 0.5, 0.62),
+            ("random", 0.5, 0.5, 0.58), ("full", 1.0, 1.0, 0.61), ("scratch", 0.0, 0.0, 0.30)]
+    for sel, rt, ra, base in plan:
+        for seed in seeds:
+            for task in ("polyp-a", "polyp-b"):
+                m = float(np.clip(base + 0.01 * rng.standard_normal(), 0, 1))
+                rows.append({"selector": sel, "ratio_target": rt, "ratio_achieved": ra, "seed": seed, "task": task,
+                             "miou": m, "miou_dataset": m, "dice": m, "del": float(del_score(m, ra)),
+                             "normdel": float(normdel(m, ra)), "pretrain_steps": 10, "pretrain_seconds": 1.0,
+                             "select_seconds": 0.1, "kept_bytes": 100})
+    return sort_rows(pd.DataFrame(rows)[COLUMNS])
+
+
+def test_mean_ci_matches_t_interval():
+    mean, half = stats.mean_ci(pd.Series([1.0, 2.0, 3.0]))
+    assert mean == pytest.approx(2.0)
+    assert half == pytest.approx(4.303 * 1.0 / np.sqrt(3))
+    assert np.isnan(stats.mean_ci(pd.Series([5.0]))[1])
+
+
+def test_paired_difference_and_win_loss():
+    res = fake_results()
+    paired = stats.paired_vs(res, "random").set_index(["selector", "ratio_target"])
+    row = paired.loc[("meddel", 0.2)]
+    mine = res[(res.selector == "meddel") & (res.ratio_target == 0.2)]["normdel"].to_numpy()
+    ref = res[(res.selector == "random") & (res.ratio_target == 0.2)]["normdel"].to_numpy()
+    assert row["diff"] == pytest.approx((mine - ref).mean())
+    assert row["ci_low"] <= row["diff"] <= row["ci_high"]
+    assert (row["win"], row["loss"], row["pairs"]) == (6, 0, 6)
+
+
+def test_ratio_grid_marks_best_and_keeps_references():
+    grids = ratio_grids(fake_results())
+    assert [g.title for g in grids] == ["Retained ratio 0.2", "Retained ratio 0.5"]
+    g = grids[0]
+    names = [r[0] for r in g.rows]
+    assert names == ["meddel", "random", "full", "scratch"]
+    # column 2 is the first task's mIoU, where the full pool (0.61) is highest
+    assert (names.index("full"), 2) in g.best
+    md = to_markdown(g)
+    assert md.count("**") == 2 * len(g.best)
+    assert r"\textbf" in to_latex(g) and "$\\pm$" in to_latex(g)
+
+
+def test_summary_has_paired_column():
+    grid = summary_grid(fake_results())
+    meddel = [r for r in grid.rows if r[0] == "meddel" and r[1] == "0.2"][0]
+    assert meddel[-1] == "6/0/0"
+    assert meddel[-2].startswith("+")
+
+
+def test_report_rerenders_byte_identical(tmp_path):
+    write_frame(fake_results(), tmp_path / "results.parquet")
+    (tmp_path / "run.json").write_text(json.dumps({"selectors": ["meddel", "random"], "ratios": [0.2, 0.5], "seeds": [0, 1, 2], "data_root": str(tmp_path / "nowhere")}))
+    render_run(tmp_path, plots=False)
+    first = {p.name: p.read_bytes() for p in (tmp_path / "tables").iterdir()}
+    assert {"ratio_0.2.md", "ratio_0.5.tex", "summary.md", "summary.tex"} <= set(first)
+    render_run(tmp_path, plots=False)
+    assert first == {p.name: p.read_bytes() for p in (tmp_path / "tables").iterdir()}
+
+
+def test_plots_written(tmp_path):
+    write_frame(fake_results(), tmp_path / "results.parquet")
+    (tmp_path / "run.json").write_text(json.dumps({"selectors": ["meddel", "random"], "ratios": [0.2, 0.5], "seeds": [0], "data_root": ""}))
+    render_run(tmp_path, plots=True)
+    assert (tmp_path / "plots" / "miou_vs_ratio.png").stat().st_size > 1000
+    assert (tmp_path / "plots" / "normdel_vs_ratio.svg").is_file()
