@@ -50,12 +50,16 @@ def test_paired_difference_and_win_loss():
 
 def test_ratio_grid_marks_best_and_keeps_references():
     grids = ratio_grids(fake_results())
-    assert [g.title for g in grids] == ["Retained ratio 0.2", "Retained ratio 0.5"]
+    assert [g.title.split(" (")[0] for g in grids] == [
+        "Retained ratio 0.2: mIoU x100", "Retained ratio 0.2: NormDEL x100",
+        "Retained ratio 0.5: mIoU x100", "Retained ratio 0.5: NormDEL x100"]
     g = grids[0]
     names = [r[0] for r in g.rows]
     assert names == ["meddel", "random", "full", "scratch"]
-    # column 2 is the first task's mIoU, where the full pool (0.61) is highest
+    assert g.header == ["selector", "R", "polyp-a", "polyp-b", "mean"]
+    # mIoU: the full pool (0.61) is highest; NormDEL: meddel at R=0.2 beats full at R=1
     assert (names.index("full"), 2) in g.best
+    assert (names.index("meddel"), 4) in grids[1].best
     md = to_markdown(g)
     assert md.count("**") == 2 * len(g.best)
     assert r"\textbf" in to_latex(g) and "$\\pm$" in to_latex(g)
@@ -73,7 +77,7 @@ def test_report_rerenders_byte_identical(tmp_path):
     (tmp_path / "run.json").write_text(json.dumps({"selectors": ["meddel", "random"], "ratios": [0.2, 0.5], "seeds": [0, 1, 2], "data_root": str(tmp_path / "nowhere")}))
     render_run(tmp_path, plots=False)
     first = {p.name: p.read_bytes() for p in (tmp_path / "tables").iterdir()}
-    assert {"ratio_0.2.md", "ratio_0.5.tex", "summary.md", "summary.tex"} <= set(first)
+    assert {"ratio_0.2_miou.md", "ratio_0.5_normdel.tex", "summary.md", "summary.tex"} <= set(first)
     render_run(tmp_path, plots=False)
     assert first == {p.name: p.read_bytes() for p in (tmp_path / "tables").iterdir()}
 

@@ -38,18 +38,18 @@ def gallery(root: Path, pool: pd.DataFrame, kept: np.ndarray, reasons: pd.DataFr
 
 def removal_by_truth(pool: pd.DataFrame, kept: np.ndarray) -> dict[str, float]:
     """Share of each ground-truth quality type removed, share of frames in near-duplicate groups removed,
-    and share of near-duplicate groups still represented by at least one kept frame."""
+    and share of near-duplicate groups left with no kept frame at all (coverage lost)."""
     removed = np.ones(len(pool), dtype=bool)
     removed[np.asarray(kept, dtype=np.int64)] = False
     out: dict[str, float] = {}
     if "gt_quality" in pool.columns:
         for q, idx in pool.groupby("gt_quality", sort=True).indices.items():
-            out[f"removed_{q}"] = float(removed[idx].mean())
+            out[str(q)] = float(removed[idx].mean())
     if "gt_group" in pool.columns:
         groups = pool["gt_group"].to_numpy()
         sizes = pd.Series(groups).map(pd.Series(groups).value_counts()).to_numpy()
         in_dup = sizes > 1
         kept_per_group = pd.Series(~removed).groupby(groups).sum()
-        out["groups_covered"] = float((kept_per_group > 0).mean())
-        out["dup_frames_removed"] = float(removed[in_dup].mean()) if in_dup.any() else float("nan")
+        out["near-dup groups emptied"] = float((kept_per_group == 0).mean())
+        out["frames in near-dup groups"] = float(removed[in_dup].mean()) if in_dup.any() else float("nan")
     return out

@@ -31,18 +31,19 @@ def removal_table(run_dir: Path, info: dict[str, Any]) -> T.Grid | None:
     pool = pool[pool["role"] == "pool"].reset_index(drop=True)
     if "gt_quality" not in pool.columns:
         return None
-    rows = []
+    columns = {}
     for sel in info["selectors"]:
         for r in info["ratios"]:
             path = run_dir / "subsets" / sel / f"seed{info['seeds'][0]}" / f"r{r:g}.npy"
             if path.is_file():
-                rows.append({"selector": sel, "R": f"{r:g}", **removal_by_truth(pool, np.load(path))})
-    if not rows:
+                columns[f"{sel} R={r:g}"] = removal_by_truth(pool, np.load(path))
+    if not columns:
         return None
-    frame = pd.DataFrame(rows)
-    header = list(frame.columns)
-    body = [[str(v) if isinstance(v, str) else f"{100 * v:.0f}%" for v in row] for row in frame.itertuples(index=False)]
-    return T.Grid("Removed by ground-truth type (share of pool frames of that type; seed " f"{info['seeds'][0]})", header, body, set())
+    # rows = ground-truth categories, columns = selector at ratio: narrow enough for a terminal
+    frame = pd.DataFrame(columns)
+    body = [[str(idx)] + [f"{100 * v:.0f}%" for v in row] for idx, row in zip(frame.index, frame.to_numpy())]
+    return T.Grid(f"Removed by ground-truth type (share of pool frames; seed {info['seeds'][0]})",
+                  ["removed share of"] + list(frame.columns), body, set())
 
 
 def galleries(run_dir: Path, info: dict[str, Any]) -> list[Path]:
@@ -82,7 +83,8 @@ def render_run(run_dir: str | Path, plots: bool = True) -> list[T.Grid]:
     grids = T.ratio_grids(results)
     summary = T.summary_grid(results)
     removal = removal_table(run_dir, info)
-    named = [(f"ratio_{g.title.split()[-1]}", g) for g in grids] + [("summary", summary)]
+    named = [(f"ratio_{g.title.split()[2].rstrip(':')}_{'miou' if 'mIoU' in g.title else 'normdel'}", g) for g in grids]
+    named.append(("summary", summary))
     if removal is not None:
         named.append(("removal", removal))
     for name, grid in named:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from delbench.report.stats import aggregate, summary
+from delbench.report.stats import aggregate, mean_ci, summary
 
 REFERENCES = ("full", "scratch")
 
@@ -29,45 +29,55 @@ def _fmt(mean: float, ci: float, scale: float = 100.0) -> str:
     return f"{mean * scale:.1f}" if math.isnan(ci) else f"{mean * scale:.1f} ± {ci * scale:.1f}"
 
 
-def ratio_grids(results: pd.DataFrame) -> list[Grid]:
-    """One grid per target ratio; the reference rows (full, scratch) appear in every grid."""
+def ratio_grids(results: pd.DataFrame, metrics: tuple[str, ...] = ("miou", "normdel")) -> list[Grid]:
+    """One grid per (target ratio, metric): selectors x tasks plus the mean over tasks. The reference
+    rows (full, scratch) appear in every grid."""
     agg = aggregate(results)
     tasks = sorted(agg["task"].unique())
     refs = agg[agg["selector"].isin(REFERENCES)]
     grids = []
-    for ratio in sorted(r for r in agg["ratio_target"].unique() if r not in (0.0,)):
+    for ratio in sorted(r for r in agg["ratio_target"].unique() if r != 0.0):
         part = agg[(agg["ratio_target"] == ratio) & ~agg["selector"].isin(REFERENCES)]
         if part.empty:
             continue
         block = pd.concat([part, refs])
         selectors = list(dict.fromkeys(part["selector"].tolist())) + [s for s in REFERENCES if s in set(refs["selector"])]
-        header = ["selector", "R"] + [f"{t} {m}" for t in tasks for m in ("mIoU", "NormDEL")]
-        rows, values = [], []
-        for sel in selectors:
-            s = block[block["selector"] == sel]
-            row, vals = [sel, f"{s['ratio_achieved'].mean():.3f}"], []
-            for t in tasks:
-                cell = s[s["task"] == t]
-                for m in ("miou", "normdel"):
-                    mean = float(cell[f"{m}_mean"].iloc[0]) if len(cell) else float("nan")
-                    ci = float(cell[f"{m}_ci"].iloc[0]) if len(cell) else float("nan")
+        for metric in metrics:
+            header = ["selector", "R"] + tasks + ["mean"]
+            rows, values = [], []
+            for sel in selectors:
+                s = block[block["selector"] == sel]
+                row, vals = [sel, f"{s['ratio_achieved'].mean():.3f}"], []
+                for t in tasks:
+                    cell = s[s["task"] == t]
+                    mean = float(cell[f"{metric}_mean"].iloc[0]) if len(cell) else float("nan")
+                    ci = float(cell[f"{metric}_ci"].iloc[0]) if len(cell) else float("nan")
                     row.append(_fmt(mean, ci))
                     vals.append(mean)
-            rows.append(row)
-            values.append(vals)
-        best = set()
-        for j in range(len(header) - 2):
-            col = [(v[j], i) for i, v in enumerate(values) if not math.isnan(v[j])]
-            if col:
-                top = max(c[0] for c in col)
-                best |= {(i, j + 2) for v, i in col if v == top}
-        grids.append(Grid(f"Retained ratio {ratio:g}", header, rows, best))
+                # mean over tasks per seed, then its CI over seeds
+                mine = results[results["selector"] == sel]
+                if sel not in REFERENCES:
+                    mine = mine[mine["ratio_target"] == ratio]
+                per_seed = mine.groupby("seed")[metric].mean()
+                mean, ci = mean_ci(per_seed)
+                row.append(_fmt(mean, ci))
+                vals.append(mean)
+                rows.append(row)
+                values.append(vals)
+            best = set()
+            for j in range(len(header) - 2):
+                col = [(v[j], i) for i, v in enumerate(values) if not math.isnan(v[j])]
+                if col:
+                    top = max(c[0] for c in col)
+                    best |= {(i, j + 2) for v, i in col if v == top}
+            label = "mIoU x100" if metric == "miou" else "NormDEL x100"
+            grids.append(Grid(f"Retained ratio {ratio:g}: {label} (mean ± 95% CI over seeds)", header, rows, best))
     return grids
 
 
 def summary_grid(results: pd.DataFrame, reference: str = "random") -> Grid:
     s = summary(results, reference)
-    header = ["selector", "R target", "R achieved", "mIoU", "NormDEL", f"Δ NormDEL vs {reference} [95% CI]", "win/tie/loss"]
+    header = ["selector", "R target", "R achieved", "mIoU", "NormDEL", f"Δ vs {reference} [95% CI]", "W/T/L"]
     rows = []
     for _, r in s.iterrows():
         paired = "–" if pd.isna(r.get("diff")) else f"{r['diff'] * 100:+.2f} [{r['ci_low'] * 100:+.2f}, {r['ci_high'] * 100:+.2f}]"
