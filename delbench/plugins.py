@@ -68,7 +68,7 @@ class Plugins:
             registry: Registry[Any] = Registry(kind)
             plugins = self.pm.get_plugins()
             # One plugin at a time, so a failure or a duplicate name is pinned on the plugin at fault.
-            for name, plugin in sorted(self.pm.list_name_plugin()):
+            for name, plugin in self.pm.list_name_plugin():
                 caller = self.pm.subset_hook_caller(hook, [p for p in plugins if p is not plugin])
                 package, version = self._origins.get(name, ("?", "?"))
                 register = _make_register(registry, kind, name, package, version)
@@ -113,7 +113,10 @@ def load_plugins(*, autoload: bool | None = None, only: list[str] | None = None)
     if only is None and os.environ.get(ENV_ONLY, "").strip():
         only = [s.strip() for s in os.environ[ENV_ONLY].split(",") if s.strip()]
     if autoload:
-        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        # delbench's own plugins first, so a duplicate name is blamed on the newcomer
+        eps = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP),
+                     key=lambda e: (e.dist is None or e.dist.metadata["Name"] != "delbench", e.name))
+        for ep in eps:
             if only is not None and ep.name not in only:
                 continue
             if pm.get_plugin(ep.name) is not None:

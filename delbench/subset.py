@@ -14,8 +14,9 @@ from delbench.selection import Selection
 
 def subset_paths(out: str | Path) -> tuple[Path, Path, Path]:
     out = Path(out)
-    stem = out.with_suffix("")
-    return out, stem.with_suffix(".json"), Path(f"{stem}.reasons.parquet")
+    # names like r0.25.npy: only the final .npy is a suffix
+    stem = out.name[: -len(".npy")] if out.name.endswith(".npy") else out.name
+    return out, out.with_name(f"{stem}.json"), out.with_name(f"{stem}.reasons.parquet")
 
 
 def write_subset(out: str | Path, selection: Selection, meta: dict[str, Any]) -> dict[str, Any]:

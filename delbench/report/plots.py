@@ -24,7 +24,7 @@ def _pyplot():
 def save(fig: "object", stem: Path) -> list[Path]:
     out = []
     for ext in ("png", "svg"):
-        path = stem.with_suffix(f".{ext}")
+        path = stem.with_name(f"{stem.name}.{ext}")
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=ext, dpi=120, bbox_inches="tight", metadata={"Date": None} if ext == "svg" else {"Software": None})
         out.append(path)

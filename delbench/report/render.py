@@ -11,6 +11,7 @@ import pandas as pd
 
 from delbench.atomic import atomic_path
 from delbench.compare.results import CROSS, read_results
+from delbench.subset import subset_paths
 from delbench.report import tables as T
 
 
@@ -62,7 +63,7 @@ def galleries(run_dir: Path, info: dict[str, Any]) -> list[Path]:
         if not npy.is_file():
             continue
         kept = np.load(npy)
-        reasons_path = npy.with_suffix("").with_name(f"r{ratio:g}.reasons.parquet")
+        reasons_path = subset_paths(npy)[2]
         if reasons_path.is_file():
             reasons = pd.read_parquet(reasons_path)
         else:

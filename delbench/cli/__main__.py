@@ -1,0 +1,3 @@
+from delbench.cli import main
+
+main()
