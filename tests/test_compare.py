@@ -18,52 +18,13 @@ from delbench.cli import cli
 
 pytestmark = pytest.mark.slow
 
-TINY = """
-name = "tiny"
-version = 1
-description = "pipeline test: a few steps of everything"
-seeds = [0, 1]
-
-[data]
-scale = "ci"
-seed = 0
-
-[embed]
-embedder = "thumb"
-image_size = 32
-
-[select]
-ratios = [0.25]
-
-[pretrain]
-objective = "inpaint"
-arch = "unet"
-width = 4
-image_size = 32
-batch_size = 32
-epochs_at_full = 1.0
-mask_patch = 4
-checkpoint_every = 3
-
-[finetune]
-head = "unet"
-mode = "full"
-labels = 8
-steps = 6
-batch_size = 8
-eval_every = 3
-
-[tasks]
-names = ["syn-kvasir", "syn-etis"]
-"""
+TINY = Path(__file__).parent / "protocols" / "tiny.toml"
 TIMING = ["pretrain_seconds", "select_seconds"]
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("protocol") / "tiny.toml"
-    path.write_text(TINY)
-    return path
+def tiny() -> Path:
+    return TINY
 
 
 def compare_args(protocol: Path, out: Path, cache: Path, *more: str) -> list[str]:

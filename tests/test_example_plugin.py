@@ -178,9 +178,9 @@ def test_real_pip_install(tmp_path: Path) -> None:
 @pytest.mark.skipif(importlib.util.find_spec("delbench.cli.compare_cmd") is None, reason="needs delbench compare")
 def test_compare_runs_the_example(installed, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    # `delbench compare mine meddel` from the guide, cut to one ratio and one seed to stay short.
+    # `delbench compare mine meddel` from the guide, on the pipeline-test protocol to stay short.
     cmd = [sys.executable, "-c", "from delbench.cli import main; main()", "compare", NAME, "meddel",
-           "--protocol", "ci", "--ratios", "0.5", "--seeds", "0", "--out", str(run), "--no-plots",
+           "--protocol", str(Path(__file__).parent / "protocols" / "tiny.toml"), "--ratios", "0.5", "--seeds", "0", "--out", str(run), "--no-plots",
            "--param", f"{NAME}.blur_threshold=0.5"]
     env = {**installed, "DELBENCH_CACHE": str(tmp_path / "cache")}
     proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
