@@ -1,0 +1,256 @@
+"""Protocols: ``protocols/<name>.toml`` loaded into frozen dataclasses.
+
+A protocol fixes everything that makes selectors comparable: data scale, embedder, ratios, the
+pre-training objective and its equal-compute budget, the fine-tuning recipe, tasks, seeds and the
+NormDEL alpha. Unknown keys and invalid values are errors naming the file and the key. ``version`` is
+bumped whenever a change would change scores.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from delbench.cache import config_hash
+from delbench.errors import DelbenchError
+
+PROTOCOL_DIR = Path(__file__).resolve().parent.parent / "protocols"
+OBJECTIVES = ("inpaint", "mae")
+ARCHS = ("unet", "smp_unet", "smp_fpn", "vit")
+HEADS = {"unet": ("unet", "hypercolumn"), "smp_unet": ("unet",), "smp_fpn": ("unet",), "vit": ("mlp", "fpn")}
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: str = "synth"  # "synth" (generated at `scale`) or "dir" (an existing root)
+    scale: str = "ci"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    embedder: str = "thumb"  # "thumb", "pool", or "timm:<model name>"
+    weights: str = ""  # local weights file for timm embedders; "" = timm's cache
+    image_size: int = 64
+    batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class SelectConfig:
+    ratios: tuple[float, ...] = (0.05, 0.1, 0.2, 0.33, 0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    objective: str = "inpaint"
+    arch: str = "unet"
+    encoder: str = ""  # smp encoder name or timm ViT name; unused for "unet"
+    width: int = 16  # base width of the conv UNet
+    patch: int = 0  # ViT patch size; 0 = the timm model's own
+    image_size: int = 64
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    betas: tuple[float, float] = (0.9, 0.95)
+    warmup_frac: float = 0.05
+    min_lr_frac: float = 0.0
+    epochs_at_full: float = 10.0
+    mask_ratio: float = 0.6
+    mask_patch: int = 8
+    decoder_dim: int = 128
+    decoder_depth: int = 2
+    checkpoint_every: int = 100
+    intermediate: tuple[float, ...] = ()  # fractions of the run whose weights are kept (Table 4)
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    head: str = "unet"
+    mode: str = "full"  # "full", "frozen" (encoder fixed) or "probe" (only the output head trained)
+    labels: int = 0  # labelled training images used per task; 0 = the whole train split
+    steps: int = 300
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_frac: float = 0.1
+    eval_every: int = 60
+    loss: str = "dice+bce"
+
+
+@dataclass(frozen=True)
+class TasksConfig:
+    names: tuple[str, ...] = ()  # empty = every task in the manifest
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    alpha: float = 1.0
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    version: int
+    description: str = ""
+    budget: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    tasks: TasksConfig = field(default_factory=TasksConfig)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    source: str = ""  # the file it came from; not part of the hash
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out.pop("source")
+        return out
+
+    def hash(self) -> str:
+        return config_hash(self.to_dict())
+
+    def pretrain_steps(self, n_pool: int) -> int:
+        """Equal compute: the same optimiser step count for every ratio."""
+        return max(1, math.ceil(self.pretrain.epochs_at_full * n_pool / self.pretrain.batch_size))
+
+    def with_overrides(self, overrides: dict[str, Any]) -> "Protocol":
+        """A copy with ``{"section.key": value}`` replaced, validated like a file."""
+        raw = self.to_dict()
+        for dotted, value in overrides.items():
+            section, _, key = dotted.rpartition(".")
+            target = raw[section] if section else raw
+            if section and section not in raw or not isinstance(target, dict) or key not in target:
+                raise DelbenchError(f"override {dotted!r}: no such protocol key")
+            target[key] = value
+        return from_dict(raw, where=f"{self.source or self.name} (with overrides)")
+
+
+_SECTIONS: dict[str, type] = {
+    "data": DataConfig, "embed": EmbedConfig, "select": SelectConfig, "pretrain": PretrainConfig,
+    "finetune": FinetuneConfig, "tasks": TasksConfig, "score": ScoreConfig,
+}
+
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    elif isinstance(default, tuple):
+        ok = isinstance(value, (list, tuple))
+        if ok and default:
+            value = tuple(_coerce(v, default[0], where) for v in value)
+        elif ok:
+            value = tuple(value)
+    else:
+        ok = True
+    if not ok:
+        raise DelbenchError(f"{where}: expected {type(default).__name__}, got {value!r}")
+    return value
+
+
+def _section(cls: type, raw: Any, where: str) -> Any:
+    if not isinstance(raw, dict):
+        raise DelbenchError(f"{where}: expected a table")
+    defaults = cls()
+    known = {f.name for f in fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise DelbenchError(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")
+    kwargs = {k: _coerce(v, getattr(defaults, k), f"{where}.{k}") for k, v in raw.items()}
+    return cls(**kwargs)
+
+
+def from_dict(raw: dict[str, Any], where: str = "protocol") -> Protocol:
+    raw = dict(raw)
+    for key in ("name", "version"):
+        if key not in raw:
+            raise DelbenchError(f"{where}: missing required key {key!r}")
+    known = {f.name for f in fields(Protocol)} - {"source"}
+    for key in raw:
+        if key not in known:
+            raise DelbenchError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
+    kwargs: dict[str, Any] = {"source": where}
+    for key, value in raw.items():
+        if key in _SECTIONS:
+            kwargs[key] = _section(_SECTIONS[key], value, f"{where}: [{key}]")
+        elif key == "seeds":
+            kwargs[key] = _coerce(value, (0,), f"{where}: seeds")
+        elif key == "version":
+            kwargs[key] = _coerce(value, 0, f"{where}: version")
+        else:
+            kwargs[key] = _coerce(value, "", f"{where}: {key}")
+    proto = Protocol(**kwargs)
+    validate(proto, where)
+    return proto
+
+
+def _need(cond: bool, where: str, key: str, what: str) -> None:
+    if not cond:
+        raise DelbenchError(f"{where}: {key} {what}")
+
+
+def validate(p: Protocol, where: str) -> None:
+    pt, ft = p.pretrain, p.finetune
+    _need(p.version >= 1, where, "version", "must be an integer >= 1")
+    _need(pt.objective in OBJECTIVES, where, "[pretrain] objective", f"must be one of {OBJECTIVES}")
+    _need(pt.arch in ARCHS, where, "[pretrain] arch", f"must be one of {ARCHS}")
+    _need(pt.objective != "mae" or pt.arch == "vit", where, "[pretrain] objective", "'mae' needs arch = 'vit'")
+    _need(pt.arch not in ("vit", "smp_unet", "smp_fpn") or bool(pt.encoder), where, "[pretrain] encoder",
+          f"must name a model for arch {pt.arch!r}")
+    for key in ("image_size", "batch_size", "width", "checkpoint_every", "mask_patch", "decoder_dim"):
+        _need(getattr(pt, key) > 0, where, f"[pretrain] {key}", "must be > 0")
+    _need(pt.image_size % pt.mask_patch == 0, where, "[pretrain] mask_patch", "must divide image_size")
+    _need(pt.lr > 0 and pt.epochs_at_full > 0, where, "[pretrain] lr/epochs_at_full", "must be > 0")
+    _need(0 < pt.mask_ratio < 1, where, "[pretrain] mask_ratio", "must lie in (0, 1)")
+    _need(0 <= pt.warmup_frac < 1, where, "[pretrain] warmup_frac", "must lie in [0, 1)")
+    _need(0 <= pt.min_lr_frac <= 1, where, "[pretrain] min_lr_frac", "must lie in [0, 1]")
+    _need(all(0 < f <= 1 for f in pt.intermediate), where, "[pretrain] intermediate", "fractions must lie in (0, 1]")
+    _need(pt.device in DEVICES, where, "[pretrain] device", f"must be one of {DEVICES}")
+    _need(ft.head in HEADS[pt.arch], where, "[finetune] head", f"must be one of {HEADS[pt.arch]} for arch {pt.arch!r}")
+    _need(ft.mode in ("full", "frozen", "probe"), where, "[finetune] mode", "must be 'full', 'frozen' or 'probe'")
+    _need(ft.loss in ("dice+bce", "dice", "bce"), where, "[finetune] loss", "must be 'dice+bce', 'dice' or 'bce'")
+    for key in ("steps", "batch_size", "eval_every"):
+        _need(getattr(ft, key) > 0, where, f"[finetune] {key}", "must be > 0")
+    _need(ft.labels >= 0, where, "[finetune] labels", "must be >= 0 (0 = all)")
+    _need(len(p.select.ratios) > 0 and all(0 < r <= 1 for r in p.select.ratios), where, "[select] ratios",
+          "must be a non-empty list in (0, 1]")
+    _need(len(p.seeds) > 0, where, "seeds", "must be a non-empty list")
+    _need(p.score.alpha > 0, where, "[score] alpha", "must be > 0")
+    emb = p.embed.embedder
+    _need(emb in ("thumb", "pool") or emb.startswith("timm:"), where, "[embed] embedder",
+          "must be 'thumb', 'pool' or 'timm:<model>'")
+
+
+def list_protocols() -> list[str]:
+    return sorted(p.stem for p in PROTOCOL_DIR.glob("*.toml"))
+
+
+def load_protocol(name_or_path: str | Path) -> Protocol:
+    """A protocol by name (``protocols/<name>.toml``) or by path to a TOML file."""
+    path = Path(name_or_path)
+    if not (path.suffix == ".toml" or path.is_file()):
+        path = PROTOCOL_DIR / f"{name_or_path}.toml"
+        if not path.is_file():
+            raise DelbenchError(
+                f"unknown protocol {str(name_or_path)!r}: available: {', '.join(list_protocols())} (or a .toml path)"
+            )
+    if not path.is_file():
+        raise DelbenchError(f"protocol file {path} not found")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise DelbenchError(f"{path}: not valid TOML ({exc})") from None
+    return from_dict(raw, where=str(path))

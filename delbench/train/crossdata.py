@@ -1,0 +1,56 @@
+"""Cross-dataset generalisation (the paper's Fig. 6): fine-tune on task A (val-selected on A), test
+on the test split of every task. The fine-tuned weights come from ``evaluate``'s cache, so the
+diagonal equals the per-task evaluation and nothing is fine-tuned twice."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from delbench.atomic import write_json
+from delbench.cache import build_stage, config_hash, is_done
+from delbench.data.manifest import read_manifest
+
+Progress = Callable[[float, str], None]
+
+
+def cross_dataset(root: Path, protocol: Any, cache_dir: Path, *, checkpoint: Path | None, seed: int,
+                  tasks: list[str] | None = None, progress: Progress | None = None) -> Any:
+    """DataFrame with columns train_task, test_task, miou, miou_dataset, dice (one row per pair)."""
+    import pandas as pd
+
+    from delbench.train.evaluate import evaluate, finetuned_dir, resolve_tasks, stage_config
+
+    root, cache_dir = Path(root), Path(cache_dir)
+    frame = read_manifest(root)
+    names = resolve_tasks(frame, protocol, tasks, root)
+    evaluate(root, protocol, cache_dir, checkpoint=checkpoint, seed=seed, tasks=names, progress=progress)
+    rows = []
+    for a in names:
+        src = finetuned_dir(root, protocol, cache_dir, checkpoint=checkpoint, task=a, seed=seed)
+        config = {"stage": "crossdata", "train": stage_config(root, protocol, checkpoint, a, seed), "tests": names}
+        out = cache_dir / "crossdata" / config_hash(config)
+        if not is_done(out):
+            _test_all(root, protocol, cache_dir, frame, src, names, out, config)
+        rows.extend(json.loads((out / "rows.json").read_text()))
+    return pd.DataFrame(rows, columns=["train_task", "test_task", "miou", "miou_dataset", "dice"])
+
+
+def _test_all(root: Path, protocol: Any, cache_dir: Path, frame: Any, src: Path, names: list[str],
+              out: Path, config: dict[str, Any]) -> None:
+    from delbench.train.checkpoint import load_weights
+    from delbench.train.finetune import metrics, predict, task_arrays
+    from delbench.train.models import build_seg_net
+    from delbench.train.runtime import setup
+
+    dev, _ = setup(protocol.pretrain.device)
+    net = build_seg_net(protocol.pretrain, out_channels=1, head=protocol.finetune.head)
+    net.load_state_dict(load_weights(src / "finetuned.safetensors"))
+    net.to(dev)
+    train_task = json.loads((src / "result.json").read_text())["task"]
+    rows = []
+    for b in names:
+        xt, yt = task_arrays(root, frame, b, "test", protocol.pretrain.image_size, cache_dir)
+        rows.append({"train_task": train_task, "test_task": b, **metrics(predict(net, xt, dev), yt)})
+    with build_stage(out, config) as tmp:
+        write_json(tmp / "rows.json", rows)

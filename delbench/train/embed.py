@@ -1,0 +1,176 @@
+"""Embedding the pool for selectors: float32 [N_pool, D], L2-normalised, one row per pool index.
+
+Embedders (``[embed] embedder``):
+
+- ``thumb``: a 16x16 colour thumbnail minus the pool's mean thumbnail (768-d). No training, no
+  download; enough for the CPU protocols' near-duplicate and disruptive-frame structure.
+- ``pool``: the protocol's own encoder pre-trained on 100% of the pool (the ``full`` reference run,
+  needed anyway, so embedding costs no extra pre-training). Conv encoders give the global average of
+  every pyramid level, concatenated; ViTs the mean of the last layer's patch tokens (768-d for ViT-B).
+- ``timm:<model>``: any timm model by name, weights from ``[embed] weights`` (a safetensors file or a
+  state dict read with ``torch.load(weights_only=True)``) or else timm's local cache; nothing is
+  downloaded.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from delbench.atomic import sha256_file
+from delbench.cache import build_stage, config_hash, is_done
+from delbench.data.manifest import manifest_sha256, pool_rows, read_manifest
+from delbench.errors import DelbenchError
+
+Progress = Callable[[float, str], None]
+EMBEDDERS = ("thumb", "pool", "timm:<model>")
+CODE_VERSION = 1
+
+
+def embed_pool(root: Path, protocol: Any, cache_dir: Path, progress: Progress | None = None) -> Path:
+    """Embed every pool image of ``root``; return the cached ``embeddings.npy`` (sidecar beside it)."""
+    from delbench.vectors import save_embeddings
+
+    root, cache_dir = Path(root), Path(cache_dir)
+    emb = protocol.embed
+    name = emb.embedder
+    config: dict[str, Any] = {"stage": "embed", "code": CODE_VERSION, "manifest": manifest_sha256(root),
+                              "embed": asdict(emb)}
+    weights: Path | None = None
+    if name == "pool":
+        from delbench.train.pretrain import pretrain
+
+        res = pretrain(root, protocol, cache_dir, subset=None, seed=protocol.seeds[0],
+                       progress=(lambda f, m: progress(0.8 * f, m)) if progress else None)
+        weights = res.checkpoint
+        config["checkpoint"] = sha256_file(weights)[:16]
+        config["net"] = {k: getattr(protocol.pretrain, k) for k in ("arch", "encoder", "width", "patch", "image_size")}
+    elif name.startswith("timm:") and emb.weights:
+        weights = Path(emb.weights)
+        if not weights.is_file():
+            raise DelbenchError(f"[embed] weights: file {weights} not found")
+        config["weights_sha256"] = sha256_file(weights)[:16]
+    elif name != "thumb" and not name.startswith("timm:"):
+        raise DelbenchError(f"[embed] embedder {name!r} is unknown (available: {', '.join(EMBEDDERS)})")
+    out = cache_dir / "embed" / config_hash(config)
+    path = out / "embeddings.npy"
+    if is_done(out):
+        return path
+    from delbench.train.data import image_array
+
+    pool = pool_rows(read_manifest(root))
+    size = protocol.pretrain.image_size if name == "pool" else emb.image_size
+    images = image_array(root, pool, size, cache_dir)
+    if name == "thumb":
+        vectors = _thumbs(images)
+    else:
+        vectors = _network(images, protocol, name, weights, progress)
+    with build_stage(out, config) as tmp:
+        save_embeddings(tmp / "embeddings.npy", vectors, {"embedder": name, "manifest_sha256": config["manifest"],
+                                                          "protocol": protocol.name, "image_size": size})
+    if progress:
+        progress(1.0, f"embedded {len(pool)} images")
+    return path
+
+
+def _thumbs(images: np.ndarray, side: int = 16) -> np.ndarray:
+    n, s = images.shape[0], images.shape[1]
+    f = max(1, s // side)
+    out = np.empty((n, side * side * 3), dtype=np.float32)
+    for i in range(0, n, 1024):
+        block = np.asarray(images[i:i + 1024, : side * f, : side * f], dtype=np.float32) / 255.0
+        block = block.reshape(len(block), side, f, side, f, 3).mean(axis=(2, 4))
+        out[i:i + len(block)] = block.reshape(len(block), -1)
+    out -= out.mean(axis=0, keepdims=True)
+    # A constant pool (or image equal to the mean) still needs a direction to normalise.
+    out[np.linalg.norm(out, axis=1) < 1e-8, 0] = 1e-6
+    return out
+
+
+def _network(images: np.ndarray, protocol: Any, name: str, weights: Path | None, progress: Progress | None) -> np.ndarray:
+    import torch
+
+    from delbench.train.data import to_tensor
+    from delbench.train.runtime import autocast, setup
+
+    dev, _ = setup(protocol.pretrain.device)
+    if name == "pool":
+        from delbench.train.checkpoint import load_weights
+        from delbench.train.models import IMAGENET_MEAN, IMAGENET_STD, build_seg_net, load_matching
+
+        net = build_seg_net(protocol.pretrain, out_channels=3, head=protocol.finetune.head)
+        load_matching(net, load_weights(weights))  # type: ignore[arg-type]
+        encoder, mean, std = net.encoder, IMAGENET_MEAN, IMAGENET_STD
+        fn = _conv_features if protocol.pretrain.arch != "vit" else _vit_features
+    else:
+        encoder, mean, std = _timm_model(name[5:], weights, protocol.embed.image_size)
+        fn = _timm_features
+    encoder.to(dev).eval()
+    batch = protocol.embed.batch_size
+    outs = []
+    with torch.no_grad():
+        for i in range(0, len(images), batch):
+            x = to_tensor(images[i:i + batch], mean, std).to(dev)
+            with autocast(dev):
+                outs.append(fn(encoder, x).float().cpu().numpy())
+            if progress:
+                progress(0.8 + 0.2 * min(1.0, (i + batch) / len(images)), f"embedding {min(i + batch, len(images))}/{len(images)}")
+    return np.concatenate(outs).astype(np.float32)
+
+
+def _conv_features(encoder: Any, x: Any) -> Any:
+    import torch
+
+    feats = encoder(x)
+    return torch.cat([f.mean(dim=(2, 3)) for f in feats[1:] if f.shape[1] > 3], dim=1)
+
+
+def _vit_features(vit: Any, x: Any) -> Any:
+    tokens = vit.forward_features(x)
+    return tokens[:, getattr(vit, "num_prefix_tokens", 1):].mean(dim=1)
+
+
+def _timm_features(model: Any, x: Any) -> Any:
+    out = model(x)
+    return out.flatten(1) if out.ndim > 2 else out
+
+
+def _timm_model(model_name: str, weights: Path | None, size: int) -> tuple[Any, list[float], list[float]]:
+    import timm
+    import torch
+
+    if model_name not in timm.list_models() and model_name not in timm.list_models(pretrained=True):
+        import difflib
+
+        near = difflib.get_close_matches(model_name, timm.list_models(), n=3)
+        raise DelbenchError(f"[embed] embedder timm:{model_name}: no such timm model (did you mean {', '.join(near)}?)")
+    kwargs: dict[str, Any] = {"num_classes": 0}
+    if "vit" in model_name or "deit" in model_name:
+        kwargs["img_size"] = size
+    if weights is not None:
+        model = timm.create_model(model_name, pretrained=False, **kwargs)
+        if weights.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(weights))
+        else:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            state = state.get("state_dict", state.get("model", state)) if isinstance(state, dict) else state
+        missing, _ = model.load_state_dict(state, strict=False)
+        if len(missing) == len(model.state_dict()):
+            raise DelbenchError(f"[embed] weights {weights}: no tensor matches timm model {model_name}")
+    else:
+        # Offline on purpose: an embedder must never start a download mid-benchmark.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            model = timm.create_model(model_name, pretrained=True, **kwargs)
+        except Exception as exc:  # timm raises several types for a missing cache entry
+            raise DelbenchError(
+                f"[embed] embedder timm:{model_name}: no weights in timm's cache ({type(exc).__name__}); "
+                "set [embed] weights to a local .safetensors or state-dict file"
+            ) from None
+    cfg = model.pretrained_cfg or {}
+    return model, list(cfg.get("mean", (0.485, 0.456, 0.406))), list(cfg.get("std", (0.229, 0.224, 0.225)))

@@ -1,0 +1,149 @@
+"""Fine-tuning one downstream task and measuring it.
+
+Model selection uses the **val** split only (best val mIoU over evaluations every ``eval_every``
+steps); the test split is touched once, by the selected weights. Metrics (all from ``smp.metrics`` on
+masks at the protocol's image size, prediction = logit > 0):
+
+- ``miou``: foreground IoU of each test image, averaged over images (the polyp-literature mIoU);
+  an image with no polyp and no predicted polyp counts as 1.
+- ``miou_dataset``: IoU of foreground and of background over the whole test set (pixels pooled),
+  averaged over the two classes.
+- ``dice``: foreground Dice (F1) of each test image, averaged over images.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from delbench.data.manifest import task_rows
+from delbench.errors import DelbenchError
+from delbench.train.data import image_array, to_tensor
+from delbench.train.models import IMAGENET_MEAN, IMAGENET_STD, build_seg_net, load_matching
+from delbench.train.runtime import autocast, flip_augment, step_generator
+from delbench.train.schedule import lr_at, set_lr
+
+Progress = Callable[[float, str], None]
+
+
+def task_arrays(root: Path, frame: Any, task: str, split: str, size: int, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    rows = task_rows(frame, task, split)
+    if not len(rows):
+        raise DelbenchError(f"task {task!r} has no {split!r} rows in {root}/manifest.parquet")
+    return image_array(root, rows, size, cache_dir), image_array(root, rows, size, cache_dir, column="mask_path")
+
+
+def labelled_subset(n: int, labels: int, seed: int, task: str) -> np.ndarray:
+    """The labelled training images used for ``seed`` (low-label regimes); all when ``labels`` is 0."""
+    if labels <= 0 or labels >= n:
+        return np.arange(n)
+    rng = np.random.default_rng([seed, sum(task.encode())])
+    return np.sort(rng.permutation(n)[:labels])
+
+
+def predict(net: torch.nn.Module, images: np.ndarray, dev: torch.device, batch: int = 64) -> torch.Tensor:
+    net.eval()
+    outs = []
+    with torch.no_grad():
+        for i in range(0, len(images), batch):
+            x = to_tensor(images[i:i + batch], IMAGENET_MEAN, IMAGENET_STD).to(dev)
+            with autocast(dev):
+                outs.append((net(x).float() > 0).long().cpu())
+    return torch.cat(outs)
+
+
+def metrics(pred: torch.Tensor, masks: np.ndarray) -> dict[str, float]:
+    import segmentation_models_pytorch as smp
+
+    target = torch.from_numpy(np.array(masks, copy=True)).long()[:, None]
+    tp, fp, fn, tn = smp.metrics.get_stats(pred, target, mode="binary")
+    fg = smp.metrics.iou_score(tp, fp, fn, tn, reduction="micro")
+    bg = smp.metrics.iou_score(tn, fn, fp, tp, reduction="micro")
+    return {
+        "miou": float(smp.metrics.iou_score(tp, fp, fn, tn, reduction="micro-imagewise")),
+        "miou_dataset": float((fg + bg) / 2),
+        "dice": float(smp.metrics.f1_score(tp, fp, fn, tn, reduction="micro-imagewise")),
+    }
+
+
+def _loss(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    import segmentation_models_pytorch as smp
+
+    dice = smp.losses.DiceLoss(smp.losses.BINARY_MODE, from_logits=True)
+    bce = smp.losses.SoftBCEWithLogitsLoss()
+    if kind == "dice":
+        return dice
+    if kind == "bce":
+        return bce
+    return lambda out, y: dice(out, y) + bce(out, y)
+
+
+def _frozen_modules(net: torch.nn.Module, mode: str) -> list[torch.nn.Module]:
+    """``full``: nothing frozen; ``frozen``: the encoder; ``probe``: everything but the output head
+    (for ViTs the head is the decoder, so ``probe`` equals ``frozen``)."""
+    if mode == "full":
+        return []
+    if mode == "frozen" or not hasattr(net, "head"):
+        return [net.encoder]
+    return [net.encoder, net.decoder]
+
+
+def finetune(root: Path, protocol: Any, cache_dir: Path, frame: Any, *, task: str,
+             state: dict[str, torch.Tensor] | None, seed: int, dev: torch.device,
+             progress: Progress | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Fine-tune a fresh network (initialised from ``state`` where names and shapes match, else from
+    scratch) on the task's labelled train images; return the val-selected network and a record."""
+    pt, ft = protocol.pretrain, protocol.finetune
+    size = pt.image_size
+    xs, ys = task_arrays(root, frame, task, "train", size, cache_dir)
+    xv, yv = task_arrays(root, frame, task, "val", size, cache_dir)
+    chosen = labelled_subset(len(xs), ft.labels, seed, task)
+    torch.manual_seed(seed)
+    net = build_seg_net(pt, out_channels=1, head=ft.head)
+    loaded = load_matching(net, state) if state is not None else []
+    if state is not None and not any(k.startswith("encoder.") for k in loaded):
+        raise DelbenchError("checkpoint holds no encoder weights matching the protocol's [pretrain] arch/encoder")
+    net.to(dev)
+    frozen = _frozen_modules(net, ft.mode)
+    for module in frozen:
+        for p in module.parameters():
+            p.requires_grad_(False)
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=ft.lr, weight_decay=ft.weight_decay)
+    loss_fn = _loss(ft.loss)
+    bs = min(ft.batch_size, max(1, len(chosen)))
+    best: tuple[float, int, dict[str, torch.Tensor] | None] = (-1.0, 0, None)
+    t0 = time.perf_counter()
+    for step in range(ft.steps):
+        net.train()
+        for module in frozen:
+            module.eval()  # BatchNorm statistics belong to the features being probed
+        set_lr(opt, lr_at(step, ft.steps, ft.lr, ft.warmup_frac))
+        gen = step_generator("finetune", seed, task, step)
+        pick = chosen[torch.randint(0, len(chosen), (bs,), generator=gen).numpy()]
+        pick = np.sort(pick)
+        x = to_tensor(xs[pick], IMAGENET_MEAN, IMAGENET_STD)
+        y = torch.from_numpy(np.array(ys[pick], copy=True)).float()[:, None]
+        x, y = flip_augment(x, gen, y)
+        x, y = x.to(dev), y.to(dev)
+        with autocast(dev):
+            out = net(x)
+        loss = loss_fn(out.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        done = step + 1
+        if done % ft.eval_every == 0 or done == ft.steps:
+            val = metrics(predict(net, xv, dev), yv)["miou"]
+            if val > best[0]:
+                best = (val, done, {k: v.detach().clone() for k, v in net.state_dict().items()})
+            if progress:
+                progress(done / ft.steps, f"{task} step {done}/{ft.steps} val mIoU {val:.3f}")
+    assert best[2] is not None
+    net.load_state_dict(best[2])
+    record = {"val_miou": best[0], "best_step": best[1], "train_images": int(len(chosen)),
+              "finetune_seconds": time.perf_counter() - t0, "loaded_tensors": len(loaded)}
+    return net, record

@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.test_pretrain_util import make_root, tiny_protocol
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_root(tmp_path_factory.mktemp("fake"))
+
+
+def test_scratch_metrics_in_unit_interval_and_deterministic(root: Path, tmp_path: Path) -> None:
+    from delbench.train.evaluate import evaluate
+
+    p = tiny_protocol()
+    a = evaluate(root, p, tmp_path / "a", checkpoint=None, seed=0)
+    b = evaluate(root, p, tmp_path / "b", checkpoint=None, seed=0)
+    assert [r["task"] for r in a] == ["alpha", "beta"]
+    for r in a:
+        for key in ("miou", "miou_dataset", "dice", "val_miou"):
+            assert 0.0 <= r[key] <= 1.0
+        assert r["checkpoint"] == "scratch" and r["seconds"] > 0
+    keys = ("miou", "miou_dataset", "dice", "val_miou", "best_step")
+    assert [[r[k] for k in keys] for r in a] == [[r[k] for k in keys] for r in b]
+
+
+def test_cache_reuse_and_config_change(root: Path, tmp_path: Path) -> None:
+    from delbench.train.evaluate import evaluate, finetuned_dir
+
+    p = tiny_protocol()
+    evaluate(root, p, tmp_path, checkpoint=None, seed=0, tasks=["alpha"])
+    d = finetuned_dir(root, p, tmp_path, checkpoint=None, task="alpha", seed=0)
+    stamp = (d / "result.json").stat().st_mtime_ns
+    evaluate(root, p, tmp_path, checkpoint=None, seed=0, tasks=["alpha"])
+    assert (d / "result.json").stat().st_mtime_ns == stamp
+    q = p.with_overrides({"finetune.lr": 5e-4})
+    assert finetuned_dir(root, q, tmp_path, checkpoint=None, task="alpha", seed=0) != d
+    assert finetuned_dir(root, p, tmp_path, checkpoint=None, task="alpha", seed=1) != d
+
+
+def test_model_selection_never_reads_test(root: Path, tmp_path: Path) -> None:
+    """Blanking the test masks changes test metrics only: selection (val score, chosen step) is the same."""
+    from PIL import Image
+
+    from delbench.atomic import sha256_file
+    from delbench.data.manifest import read_manifest, write_manifest
+    from delbench.train.evaluate import evaluate
+
+    other = tmp_path / "root"
+    shutil.copytree(root, other)
+    frame = read_manifest(other)
+    test = (frame["role"] == "task") & (frame["split"] == "test")
+    for i in np.flatnonzero(test.to_numpy()):
+        path = other / frame.loc[i, "mask_path"]
+        Image.fromarray(np.zeros((32, 32), np.uint8)).save(path)
+        frame.loc[i, "mask_sha256"] = sha256_file(path)
+    write_manifest(other, frame)
+    p = tiny_protocol()
+    a = evaluate(root, p, tmp_path / "a", checkpoint=None, seed=0, tasks=["alpha"])[0]
+    b = evaluate(other, p, tmp_path / "b", checkpoint=None, seed=0, tasks=["alpha"])[0]
+    assert (a["val_miou"], a["best_step"]) == (b["val_miou"], b["best_step"])
+
+
+def test_pretrained_checkpoint_and_cross_dataset(root: Path, tmp_path: Path) -> None:
+    from delbench.train.crossdata import cross_dataset
+    from delbench.train.evaluate import evaluate
+    from delbench.train.pretrain import pretrain
+
+    p = tiny_protocol()
+    res = pretrain(root, p, tmp_path, subset=None, seed=0)
+    rows = evaluate(root, p, tmp_path, checkpoint=res.checkpoint, seed=0)
+    assert all(r["loaded_tensors"] > 0 for r in rows)
+    early = evaluate(root, p, tmp_path, checkpoint=res.intermediate[0], seed=0, tasks=["alpha"])
+    assert early[0]["checkpoint"].endswith("step_0000003.safetensors")
+    matrix = cross_dataset(root, p, tmp_path, checkpoint=res.checkpoint, seed=0)
+    assert list(matrix.columns) == ["train_task", "test_task", "miou", "miou_dataset", "dice"]
+    assert len(matrix) == 4 and matrix["miou"].between(0, 1).all()
+    diag = matrix[matrix.train_task == matrix.test_task].set_index("train_task")["miou"]
+    assert diag["alpha"] == pytest.approx(rows[0]["miou"])
+
+
+def test_frozen_mode_keeps_encoder(root: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    from delbench.train.evaluate import evaluate, finetuned_dir
+    from delbench.train.pretrain import pretrain
+
+    p = tiny_protocol(**{"finetune.mode": "frozen"})
+    res = pretrain(root, p, tmp_path, subset=None, seed=0)
+    evaluate(root, p, tmp_path, checkpoint=res.checkpoint, seed=0, tasks=["alpha"])
+    tuned = load_file(str(finetuned_dir(root, p, tmp_path, checkpoint=res.checkpoint, task="alpha", seed=0)
+                          / "finetuned.safetensors"))
+    pre = load_file(str(res.checkpoint))
+    enc = [k for k in pre if k.startswith("encoder.") and k.endswith("weight")]
+    assert enc and all(bool((pre[k] == tuned[k]).all()) for k in enc)
+
+
+def test_probe_mode_trains_only_the_head(root: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    from delbench.train.evaluate import evaluate, finetuned_dir
+    from delbench.train.pretrain import pretrain
+
+    p = tiny_protocol(**{"finetune.mode": "probe"})
+    res = pretrain(root, p, tmp_path, subset=None, seed=0)
+    evaluate(root, p, tmp_path, checkpoint=res.checkpoint, seed=0, tasks=["alpha"])
+    tuned = load_file(str(finetuned_dir(root, p, tmp_path, checkpoint=res.checkpoint, task="alpha", seed=0)
+                          / "finetuned.safetensors"))
+    pre = load_file(str(res.checkpoint))
+    body = [k for k in pre if k.startswith(("encoder.", "decoder."))]
+    assert body and all(bool((pre[k] == tuned[k]).all()) for k in body)
+
+
+def test_unknown_task_and_missing_checkpoint(root: Path, tmp_path: Path) -> None:
+    from delbench.errors import DelbenchError
+    from delbench.train.evaluate import evaluate
+
+    p = tiny_protocol()
+    with pytest.raises(DelbenchError, match="task 'gamma' not in"):
+        evaluate(root, p, tmp_path, checkpoint=None, seed=0, tasks=["gamma"])
+    with pytest.raises(DelbenchError, match="run `delbench pretrain`"):
+        evaluate(root, p, tmp_path, checkpoint=tmp_path / "nope.safetensors", seed=0)
+
+
+def test_cli_evaluate(root: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from delbench.cli import cli
+
+    res = CliRunner().invoke(cli, ["evaluate", str(root), "--cache", str(tmp_path), "--seed", "0", "--task", "alpha",
+                                   "--set", "pretrain.image_size=32", "--set", "pretrain.width=4",
+                                   "--set", "pretrain.mask_patch=4", "--set", "finetune.steps=4",
+                                   "--set", "finetune.eval_every=2"])
+    assert res.exit_code == 0, res.output
+    assert "alpha" in res.output and "miou" in res.output
+
+
+def test_smp_unet_pretrains_and_fine_tunes(root: Path, tmp_path: Path) -> None:
+    from delbench.train.evaluate import evaluate
+    from delbench.train.pretrain import pretrain
+
+    p = tiny_protocol(**{"pretrain.arch": "smp_unet", "pretrain.encoder": "resnet18", "finetune.head": "unet",
+                         "finetune.mode": "full", "pretrain.epochs_at_full": 0.34, "finetune.steps": 2,
+                         "finetune.eval_every": 2})
+    res = pretrain(root, p, tmp_path, subset=None, seed=0)
+    row = evaluate(root, p, tmp_path, checkpoint=res.checkpoint, seed=0, tasks=["alpha"])[0]
+    assert row["loaded_tensors"] > 100 and 0 <= row["miou"] <= 1

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from delbench.errors import DelbenchError
+from delbench.protocol import list_protocols, load_protocol
+
+
+def test_presets_load() -> None:
+    assert {"ci", "smoke", "small", "paper"} <= set(list_protocols())
+    for name in list_protocols():
+        p = load_protocol(name)
+        assert p.name == name and p.version >= 1 and p.budget
+        assert len(p.hash()) == 16
+
+
+def test_paper_preset_is_the_papers_recipe() -> None:
+    pt = load_protocol("paper").pretrain
+    assert (pt.objective, pt.encoder, pt.image_size, pt.batch_size, pt.lr, pt.epochs_at_full) == (
+        "mae", "vit_base_patch16_224", 224, 16, 1.5e-4, 200.0)
+    assert load_protocol("paper").finetune.head == "mlp"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    base = (Path(__file__).resolve().parent.parent / "protocols" / "ci.toml").read_text()
+    path = tmp_path / "p.toml"
+    path.write_text(base + text)
+    return path
+
+
+def test_unknown_key_names_it(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('name = "x"\nversion = 1\n[pretrain]\nlearning_rate = 1.0\n')
+    with pytest.raises(DelbenchError, match=r"\[pretrain\]\.learning_rate: unknown key"):
+        load_protocol(path)
+
+
+def test_unknown_top_level_key(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('name = "x"\nversion = 1\nepochs = 3\n')
+    with pytest.raises(DelbenchError, match="unknown key 'epochs'"):
+        load_protocol(path)
+
+
+@pytest.mark.parametrize("section, text, key", [
+    ("pretrain", "lr = 'fast'", r"\[pretrain\]\.lr"),
+    ("pretrain", "objective = 'simclr'", r"\[pretrain\] objective"),
+    ("pretrain", "mask_ratio = 1.5", r"\[pretrain\] mask_ratio"),
+    ("finetune", "head = 'mlp'", r"\[finetune\] head"),
+    ("select", "ratios = [0.0, 1.0]", r"\[select\] ratios"),
+    ("score", "alpha = -1", r"\[score\] alpha"),
+])
+def test_invalid_value_names_key(tmp_path: Path, section: str, text: str, key: str) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(f'name = "x"\nversion = 1\n[{section}]\n{text}\n')
+    with pytest.raises(DelbenchError, match=key):
+        load_protocol(path)
+
+
+def test_missing_version(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('name = "x"\n')
+    with pytest.raises(DelbenchError, match="version"):
+        load_protocol(path)
+
+
+def test_unknown_name_lists_available() -> None:
+    with pytest.raises(DelbenchError, match="available: .*ci"):
+        load_protocol("nope")
+
+
+def test_overrides_validate_and_change_hash() -> None:
+    p = load_protocol("ci")
+    q = p.with_overrides({"pretrain.lr": 1e-3})
+    assert q.pretrain.lr == 1e-3 and q.hash() != p.hash()
+    assert p.with_overrides({}).hash() == p.hash()
+    with pytest.raises(DelbenchError, match="pretrain.nope"):
+        p.with_overrides({"pretrain.nope": 1})
+
+
+def test_equal_compute_steps_do_not_depend_on_ratio() -> None:
+    p = load_protocol("paper")
+    # The paper's table: 88,282 images, batch 16, 200 epochs at 100% -> the same steps at every ratio.
+    assert p.pretrain_steps(88_282) == 1_103_525
+    for name in list_protocols():
+        q = load_protocol(name)
+        assert q.pretrain_steps(1000) == q.pretrain_steps(1000)  # a function of N_pool only, not of R
+
+
+def test_cli_lists_protocols() -> None:
+    from click.testing import CliRunner
+
+    from delbench.cli import cli
+
+    res = CliRunner().invoke(cli, ["protocols"])
+    assert res.exit_code == 0, res.output
+    for name in ("ci", "smoke", "small", "paper"):
+        assert name in res.output
+    assert "budget" in res.output
+
+
+def test_head_must_fit_arch(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('name = "x"\nversion = 1\n[pretrain]\narch = "vit"\nencoder = "vit_tiny_patch16_224"\n'
+                    'objective = "mae"\n[finetune]\nhead = "hypercolumn"\n')
+    with pytest.raises(DelbenchError, match=r"\[finetune\] head .*for arch 'vit'"):
+        load_protocol(path)
+    path.write_text('name = "x"\nversion = 1\n[pretrain]\nobjective = "mae"\n')
+    with pytest.raises(DelbenchError, match="'mae' needs arch = 'vit'"):
+        load_protocol(path)
