@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
+import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 
 from delbench.cache import config_hash
 from delbench.errors import DelbenchError
