@@ -88,3 +88,12 @@ def test_plots_written(tmp_path):
     render_run(tmp_path, plots=True)
     assert (tmp_path / "plots" / "miou_vs_ratio.png").stat().st_size > 1000
     assert (tmp_path / "plots" / "normdel_vs_ratio.svg").is_file()
+
+
+def test_ratio_one_rows_are_left_to_the_full_reference():
+    res = fake_results()
+    at_one = res[res["selector"] == "full"].assign(selector="meddel")
+    grids = ratio_grids(pd.concat([res, at_one]))
+    assert not any(g.title.startswith("Retained ratio 1:") for g in grids)
+    summary_rows = summary_grid(pd.concat([res, at_one])).rows
+    assert ["meddel", "1"] not in [r[:2] for r in summary_rows]

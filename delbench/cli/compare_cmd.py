@@ -17,11 +17,11 @@ from delbench.cli.params import parse_params
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory (default: runs/PROTOCOL-SELECTORS).")
 @click.option("--param", "params", multiple=True, help="Selector parameter SELECTOR.KEY=VALUE (repeatable).")
 @click.option("--cache", type=click.Path(path_type=Path), help="Cache of datasets and stages (default: $DELBENCH_CACHE or ~/.cache/delbench).")
-@click.option("--jobs", default=1, show_default=True, type=int, help="Worker processes for pre-train/evaluate units.")
+@click.option("--jobs", default=None, type=int, help="Worker processes for pre-train/evaluate units (default: one per CPU, at most 4).")
 @click.option("--cross/--no-cross", default=False, show_default=True, help="Also run the cross-dataset matrix.")
 @click.option("--no-plots", is_flag=True, help="Skip plots and galleries (tables only).")
 def compare(selectors: tuple[str, ...], protocol: str, data: Path | None, ratios: str | None, seeds: str | None,
-            tasks: str | None, out: Path | None, params: tuple[str, ...], cache: Path | None, jobs: int,
+            tasks: str | None, out: Path | None, params: tuple[str, ...], cache: Path | None, jobs: int | None,
             cross: bool, no_plots: bool) -> None:
     """Run SELECTORS head-to-head under one protocol and print comparison tables.
 
@@ -31,7 +31,7 @@ def compare(selectors: tuple[str, ...], protocol: str, data: Path | None, ratios
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from delbench.compare.plan import CompareConfig, parse_ratios, parse_seeds, split_params
+    from delbench.compare.plan import CompareConfig, default_jobs, parse_ratios, parse_seeds, split_params
     from delbench.compare.runner import run_compare
     from delbench.report.render import render_run
     from delbench.report.tables import to_rich
@@ -40,7 +40,7 @@ def compare(selectors: tuple[str, ...], protocol: str, data: Path | None, ratios
         selectors=tuple(dict.fromkeys(selectors)), protocol=protocol, out=out, data=data,
         ratios=parse_ratios(ratios), seeds=parse_seeds(seeds),
         tasks=tuple(t for t in tasks.split(",") if t) if tasks else None,
-        params=split_params(parse_params(params), tuple(dict.fromkeys(selectors))), cache=cache, jobs=jobs, cross=cross,
+        params=split_params(parse_params(params), tuple(dict.fromkeys(selectors))), cache=cache, jobs=default_jobs(jobs), cross=cross,
     )
     console = Console()
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

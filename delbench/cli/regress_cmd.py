@@ -11,13 +11,13 @@ import click
 @click.option("--update", is_flag=True, help="Rewrite the baseline from this run instead of checking it.")
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory (default: runs/regress-PROTOCOL).")
 @click.option("--cache", type=click.Path(path_type=Path), help="Cache of datasets and stages.")
-@click.option("--jobs", default=1, show_default=True, type=int)
-def regress(protocol: str, baseline: Path, update: bool, out: Path | None, cache: Path | None, jobs: int) -> None:
+@click.option("--jobs", default=None, type=int, help="Worker processes (default: one per CPU, at most 4).")
+def regress(protocol: str, baseline: Path, update: bool, out: Path | None, cache: Path | None, jobs: int | None) -> None:
     """Rerun PROTOCOL for the built-in selectors; fail when a score leaves its baseline tolerance."""
     from rich.console import Console
     from rich.table import Table
 
-    from delbench.compare.plan import CompareConfig
+    from delbench.compare.plan import CompareConfig, default_jobs
     from delbench.compare.results import read_results
     from delbench.compare.runner import run_compare
     from delbench.protocol import load_protocol
@@ -27,7 +27,7 @@ def regress(protocol: str, baseline: Path, update: bool, out: Path | None, cache
     if not update:
         check_protocol(read_baseline(baseline), proto)
     config = CompareConfig(selectors=BUILTIN_SELECTORS, protocol=protocol, out=out or Path("runs") / f"regress-{proto.name}",
-                           cache=cache, jobs=jobs)
+                           cache=cache, jobs=default_jobs(jobs))
     results = read_results(run_compare(config))
     console = Console()
     if update:

@@ -15,6 +15,15 @@ def default_cache() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "delbench"
 
 
+def default_jobs(jobs: int | None) -> int:
+    """One worker per CPU (each runs single-threaded, so results do not depend on it), at most 4."""
+    if jobs is not None:
+        if jobs < 1:
+            raise DelbenchError(f"--jobs {jobs}: give a number of worker processes >= 1")
+        return jobs
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 @dataclass(frozen=True)
 class CompareConfig:
     selectors: tuple[str, ...]

@@ -34,7 +34,7 @@ def removal_table(run_dir: Path, info: dict[str, Any]) -> T.Grid | None:
         return None
     columns = {}
     for sel in info["selectors"]:
-        for r in info["ratios"]:
+        for r in (r for r in info["ratios"] if r < 1.0):
             path = run_dir / "subsets" / sel / f"seed{info['seeds'][0]}" / f"r{r:g}.npy"
             if path.is_file():
                 columns[f"{sel} R={r:g}"] = removal_by_truth(pool, np.load(path))

@@ -36,7 +36,8 @@ def ratio_grids(results: pd.DataFrame, metrics: tuple[str, ...] = ("miou", "norm
     tasks = sorted(agg["task"].unique())
     refs = agg[agg["selector"].isin(REFERENCES)]
     grids = []
-    for ratio in sorted(r for r in agg["ratio_target"].unique() if r != 0.0):
+    # R = 1 keeps the whole pool: every selector equals the `full` reference row shown in each grid
+    for ratio in sorted(r for r in agg["ratio_target"].unique() if 0.0 < r < 1.0):
         part = agg[(agg["ratio_target"] == ratio) & ~agg["selector"].isin(REFERENCES)]
         if part.empty:
             continue
@@ -77,6 +78,7 @@ def ratio_grids(results: pd.DataFrame, metrics: tuple[str, ...] = ("miou", "norm
 
 def summary_grid(results: pd.DataFrame, reference: str = "random") -> Grid:
     s = summary(results, reference)
+    s = s[s["selector"].isin(REFERENCES) | (s["ratio_target"] < 1.0)]
     header = ["selector", "R target", "R achieved", "mIoU", "NormDEL", f"Δ vs {reference} [95% CI]", "W/T/L"]
     rows = []
     for _, r in s.iterrows():

@@ -117,6 +117,7 @@ def finetune(root: Path, protocol: Any, cache_dir: Path, frame: Any, *, task: st
     bs = min(ft.batch_size, max(1, len(chosen)))
     best: tuple[float, int, dict[str, torch.Tensor] | None] = (-1.0, 0, None)
     t0 = time.perf_counter()
+    cache = _probe_cache(net, xs, chosen, xv, dev) if ft.mode == "probe" and hasattr(net, "features") else None
     for step in range(ft.steps):
         net.train()
         for module in frozen:
@@ -125,19 +126,34 @@ def finetune(root: Path, protocol: Any, cache_dir: Path, frame: Any, *, task: st
         gen = step_generator("finetune", seed, task, step)
         pick = chosen[torch.randint(0, len(chosen), (bs,), generator=gen).numpy()]
         pick = np.sort(pick)
-        x = to_tensor(xs[pick], IMAGENET_MEAN, IMAGENET_STD)
         y = torch.from_numpy(np.array(ys[pick], copy=True)).float()[:, None]
-        x, y = flip_augment(x, gen, y)
-        x, y = x.to(dev), y.to(dev)
-        with autocast(dev):
-            out = net(x)
+        if cache is None:
+            x = to_tensor(xs[pick], IMAGENET_MEAN, IMAGENET_STD)
+            x, y = flip_augment(x, gen, y)
+            x, y = x.to(dev), y.to(dev)
+            with autocast(dev):
+                out = net(x)
+        else:
+            # the same flips as flip_augment draws, read from the features of pre-flipped images
+            h, v = torch.rand(bs, generator=gen) < 0.5, torch.rand(bs, generator=gen) < 0.5
+            y = torch.where(h[:, None, None, None], y.flip(-1), y)
+            y = torch.where(v[:, None, None, None], y.flip(-2), y)
+            pos = torch.from_numpy(np.searchsorted(chosen, pick))
+            feats = cache["train"][(h.long() + 2 * v.long()), pos]
+            y = y.to(dev)
+            with autocast(dev):
+                out = net.head(feats)
         loss = loss_fn(out.float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         done = step + 1
         if done % ft.eval_every == 0 or done == ft.steps:
-            val = metrics(predict(net, xv, dev), yv)["miou"]
+            if cache is None:
+                val = metrics(predict(net, xv, dev), yv)["miou"]
+            else:
+                with torch.no_grad():
+                    val = metrics((net.head(cache["val"]).float() > 0).long().cpu(), yv)["miou"]
             if val > best[0]:
                 best = (val, done, {k: v.detach().clone() for k, v in net.state_dict().items()})
             if progress:
@@ -147,3 +163,34 @@ def finetune(root: Path, protocol: Any, cache_dir: Path, frame: Any, *, task: st
     record = {"val_miou": best[0], "best_step": best[1], "train_images": int(len(chosen)),
               "finetune_seconds": time.perf_counter() - t0, "loaded_tensors": len(loaded)}
     return net, record
+
+
+PROBE_CACHE_BYTES = 1 << 30
+
+
+def _probe_cache(net: torch.nn.Module, xs: np.ndarray, chosen: np.ndarray, xv: np.ndarray,
+                 dev: torch.device) -> dict[str, torch.Tensor] | None:
+    """Frozen features for a linear probe, computed once: the labelled images under each of the four
+    flips, and the val images. Training the head then costs no network pass. None (train through the
+    network) when they would not fit in ``PROBE_CACHE_BYTES``."""
+    net.eval()
+    with torch.no_grad():
+        probe = net.features(to_tensor(xs[chosen[:1]], IMAGENET_MEAN, IMAGENET_STD).to(dev))
+    per_image = probe[0].numel() * probe.element_size()
+    if per_image * (4 * len(chosen) + len(xv)) > PROBE_CACHE_BYTES:
+        return None
+
+    def feats(images: np.ndarray, flip_h: bool = False, flip_v: bool = False) -> torch.Tensor:
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(images), 64):
+                x = to_tensor(images[i:i + 64], IMAGENET_MEAN, IMAGENET_STD).to(dev)
+                x = x.flip(-1) if flip_h else x
+                x = x.flip(-2) if flip_v else x
+                with autocast(dev):
+                    out.append(net.features(x).float())
+        return torch.cat(out)
+
+    # index = h + 2 * v, matching the draw order in the training loop
+    train = torch.stack([feats(xs[chosen], bool(c & 1), bool(c & 2)) for c in range(4)])
+    return {"train": train, "val": feats(xv)}

@@ -91,13 +91,17 @@ class ConvUNet(nn.Module):
         self.head = nn.Conv2d(cin, out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """What the output head reads: the last decoder map, or the hypercolumn of every level."""
         feats = self.encoder(x)
         if not self.hypercolumn:
-            return self.head(self.decoder(feats))
+            return self.decoder(feats)
         levels = self.decoder.levels(feats)
         size = levels[-1].shape[-2:]
         cols = [F.interpolate(f, size=size, mode="bilinear", align_corners=False) for f in levels[:-1]] + levels[-1:]
-        return self.head(torch.cat(cols, dim=1))
+        return torch.cat(cols, dim=1)
 
 
 class SmpNet(nn.Module):
