@@ -259,3 +259,29 @@ def removal_order(primary: np.ndarray, seed: int) -> np.ndarray:
     """
     tie = np.random.default_rng(seed).permutation(primary.shape[0])
     return np.lexsort((tie, -primary.astype(np.float64)))
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """The k-means settings of a cluster-based selector, checked once; ``owner`` names the selector
+    in error messages."""
+
+    owner: str
+    k: int | None = None
+    niter: int = 20
+    nredo: int = 1
+    train_per_centroid: int = TRAIN_PER_CENTROID
+
+    def __post_init__(self) -> None:
+        if self.k is not None and int(self.k) < 1:
+            raise DelbenchError(f"{self.owner}: k={self.k!r} must be a positive number of clusters (or omitted for sqrt(N))")
+        if int(self.niter) < 1:
+            raise DelbenchError(f"{self.owner}: niter={self.niter!r} must be at least 1 k-means iteration")
+        if int(self.nredo) < 1 or int(self.train_per_centroid) < 1:
+            raise DelbenchError(f"{self.owner}: nredo and train_per_centroid must be >= 1")
+
+    def scores(self, embeddings: np.ndarray, seed: int,
+               progress: Callable[[float, str], None] | None = None) -> ClusterScores:
+        k = None if self.k is None else min(int(self.k), embeddings.shape[0])
+        return cluster_scores(embeddings, k, seed=seed, niter=int(self.niter), nredo=int(self.nredo),
+                              train_per_centroid=int(self.train_per_centroid), progress=progress)

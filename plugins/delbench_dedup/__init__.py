@@ -14,7 +14,6 @@ from typing import Iterable
 import numpy as np
 
 from delbench import hookimpl
-from delbench.errors import DelbenchError
 from delbench.selection import Selection, SelectionRequest, check_ratio, target_count
 
 
@@ -24,27 +23,20 @@ class SemDeDup:
     name = "dedup-only"
 
     def __init__(self, k: int | None = None, niter: int = 20, nredo: int = 1, train_per_centroid: int = 64) -> None:
-        if k is not None and int(k) < 1:
-            raise DelbenchError(f"dedup-only: k={k!r} must be a positive number of clusters (or omitted for sqrt(N))")
-        if int(niter) < 1:
-            raise DelbenchError(f"dedup-only: niter={niter!r} must be at least 1 k-means iteration")
-        self.k = None if k is None else int(k)
-        self.niter = int(niter)
-        self.nredo = int(nredo)
-        self.train_per_centroid = int(train_per_centroid)
+        from delbench.similarity import ClusterOptions
+
+        self.cluster = ClusterOptions("dedup-only", k, niter, nredo, train_per_centroid)
 
     def select(self, request: SelectionRequest) -> Selection:
         return self.select_many(request, [request.ratio])[request.ratio]
 
     def select_many(self, request: SelectionRequest, ratios: Iterable[float]) -> dict[float, Selection]:
         """One clustering + similarity pass; each ratio removes a prefix of the score-ordered items."""
-        from delbench.similarity import cluster_scores, removal_order
+        from delbench.similarity import removal_order
 
         ratios = [check_ratio(r) for r in ratios]
         n = request.n
-        k = None if self.k is None else min(self.k, n)
-        scores = cluster_scores(request.embeddings, k, seed=request.seed, niter=self.niter, nredo=self.nredo,
-                                train_per_centroid=self.train_per_centroid, progress=request.progress)
+        scores = self.cluster.scores(request.embeddings, request.seed, request.progress)
         dup = scores.dup_score
         order = removal_order(dup, request.seed)
         out = {}
@@ -59,7 +51,7 @@ class SemDeDup:
                 reasons["budget"] = removed[~finite]
             info = {
                 "k": scores.k,
-                "niter": self.niter,
+                "niter": self.cluster.niter,
                 "ratio": r,
                 "threshold": threshold,
                 "eps": None if threshold is None else 1.0 - threshold,

@@ -41,28 +41,21 @@ class MedDEL:
             raise DelbenchError(
                 f"meddel: epsilon={epsilon!r} is a cosine distance and must lie in [0, 2] (default 0.9)"
             )
-        if k is not None and int(k) < 1:
-            raise DelbenchError(f"meddel: k={k!r} must be a positive number of clusters (or omitted for sqrt(N))")
-        if int(niter) < 1:
-            raise DelbenchError(f"meddel: niter={niter!r} must be at least 1 k-means iteration")
         self.epsilon = float(epsilon)
-        self.k = None if k is None else int(k)
-        self.niter = int(niter)
-        self.nredo = int(nredo)
-        self.train_per_centroid = int(train_per_centroid)
+        from delbench.similarity import ClusterOptions
+
+        self.cluster = ClusterOptions("meddel", k, niter, nredo, train_per_centroid)
 
     def select(self, request: SelectionRequest) -> Selection:
         return self.select_many(request, [request.ratio])[request.ratio]
 
     def select_many(self, request: SelectionRequest, ratios: Iterable[float]) -> dict[float, Selection]:
         """One clustering + similarity pass, then every ratio as a prefix of one removal order."""
-        from delbench.similarity import cluster_scores, removal_order
+        from delbench.similarity import removal_order
 
         ratios = [check_ratio(r) for r in ratios]
         n = request.n
-        k = None if self.k is None else min(self.k, n)
-        scores = cluster_scores(request.embeddings, k, seed=request.seed, niter=self.niter, nredo=self.nredo,
-                                train_per_centroid=self.train_per_centroid, progress=request.progress)
+        scores = self.cluster.scores(request.embeddings, request.seed, request.progress)
         dist = 1.0 - scores.centroid_sim.astype(np.float64)
         outlier = dist > self.epsilon
         # Outliers go first (most outlying first), then non-outliers by duplicate score: a prefix of
@@ -70,7 +63,7 @@ class MedDEL:
         primary = np.where(outlier, 10.0 + dist, scores.dup_score.astype(np.float64))
         order = removal_order(primary, request.seed)
         n_out = int(outlier.sum())
-        base = {"k": scores.k, "niter": self.niter, "epsilon": self.epsilon, "distance": "cosine (1 - cos to centroid)",
+        base = {"k": scores.k, "niter": self.cluster.niter, "epsilon": self.epsilon, "distance": "cosine (1 - cos to centroid)",
                 "outliers_at_epsilon": n_out}
         return {r: self._answer(r, n, order, outlier, dist, scores.dup_score, n_out, base) for r in ratios}
 
