@@ -19,15 +19,10 @@ from delbench.vectors import load_embeddings, read_sidecar
 
 def load_pool(manifest: str | Path, n: int | None = None) -> "Any":
     """The pool rows of a manifest, in manifest order (pool index i = row i)."""
-    import pandas as pd
+    from delbench.data.manifest import pool_rows, read_manifest
 
     manifest = Path(manifest)
-    if not manifest.is_file():
-        raise DelbenchError(f"manifest {manifest} not found: pass the manifest.parquet of a dataset root")
-    frame = pd.read_parquet(manifest)
-    if "role" in frame.columns:
-        frame = frame[frame["role"] == "pool"]
-    frame = frame.reset_index(drop=True)
+    frame = pool_rows(read_manifest(manifest))
     if n is not None and len(frame) != n:
         raise DelbenchError(
             f"manifest {manifest} has {len(frame)} pool rows but the embeddings have {n}: "

@@ -3,7 +3,6 @@ ratio x seed, sharing what is shared (the embeddings, the ``full`` and ``scratch
 identical subset), every stage cached by the hash of its inputs so a rerun only does what is missing."""
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -11,11 +10,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import pandas as pd
 
 from delbench.atomic import sha256_file
 from delbench.cache import build_stage, config_hash, is_done
 from delbench.compare.plan import CompareConfig, Unit
+from delbench.data.manifest import pool_rows, read_manifest
 from delbench.errors import DelbenchError
 from delbench.subset import read_subset, subset_paths
 
@@ -44,8 +43,7 @@ def select_all(config: CompareConfig, root: Path, embeddings: Path, ratios: tupl
     subsets into the run directory, and return the pre-train units they define."""
     from delbench.select_stage import run_select
 
-    pool = pd.read_parquet(root / "manifest.parquet")
-    pool = pool[pool["role"] == "pool"].reset_index(drop=True)
+    pool = pool_rows(read_manifest(root))
     sizes = np.array([(root / p).stat().st_size for p in pool["path"]], dtype=np.int64)
     emb_sha = sha256_file(embeddings)
     units = []
@@ -78,16 +76,12 @@ def select_all(config: CompareConfig, root: Path, embeddings: Path, ratios: tupl
 
 
 def run_unit(root: str, protocol_ref: str, cache: str, unit: Unit, tasks: list[str] | None,
-             cross: bool, threads: int | None = None, progress: Progress | None = None) -> dict[str, Any]:
+             cross: bool, progress: Progress | None = None) -> dict[str, Any]:
     """Pre-train (unless scratch) and evaluate one unit; importable top-level so worker processes can run it."""
     from delbench.protocol import load_protocol
     from delbench.train.evaluate import evaluate
     from delbench.train.pretrain import pretrain
 
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
     say = progress or (lambda message, fraction: None)
     protocol = load_protocol(protocol_ref)
     stages = Path(cache) / "stages"
@@ -109,7 +103,8 @@ def run_unit(root: str, protocol_ref: str, cache: str, unit: Unit, tasks: list[s
 
 def execute(units: list[Unit], config: CompareConfig, root: Path, tasks: list[str] | None,
             progress: Progress, done: Callable[[Unit], None]) -> dict[Unit, dict[str, Any]]:
-    """Run units in-process (jobs=1) or in ``jobs`` worker processes sharing the cores."""
+    """Run units in-process (jobs=1) or in ``jobs`` worker processes; each trains single-threaded
+    (``DELBENCH_THREADS``), so results do not depend on ``jobs``."""
     out: dict[Unit, dict[str, Any]] = {}
     args = (str(root), config.protocol, str(config.cache_dir()))
     if config.jobs <= 1:
@@ -117,11 +112,10 @@ def execute(units: list[Unit], config: CompareConfig, root: Path, tasks: list[st
             out[unit] = run_unit(*args, unit, tasks, config.cross, progress=progress)
             done(unit)
         return out
-    threads = max(1, (os.cpu_count() or 1) // config.jobs)
     import multiprocessing
 
     with ProcessPoolExecutor(config.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(run_unit, *args, u, tasks, config.cross, threads): u for u in units}
+        futures = {pool.submit(run_unit, *args, u, tasks, config.cross): u for u in units}
         for fut in as_completed(futures):
             out[futures[fut]] = fut.result()
             done(futures[fut])

@@ -20,17 +20,19 @@ def _write(path: Path, text: str) -> None:
         tmp.write_text(text)
 
 
-def removal_table(run_dir: Path, info: dict[str, Any]) -> T.Grid | None:
+def _pool(info: dict[str, Any]) -> pd.DataFrame | None:
+    """The run's pool rows, or None when its dataset root is no longer there."""
+    from delbench.data.manifest import manifest_path, pool_rows, read_manifest
+
+    root = Path(info.get("data_root") or "")
+    return pool_rows(read_manifest(root)) if root.name and manifest_path(root).is_file() else None
+
+
+def removal_table(run_dir: Path, info: dict[str, Any], pool: pd.DataFrame | None) -> T.Grid | None:
     """On data with ground truth: what each selector removed, by quality type and near-duplicate group."""
     from delbench.report.gallery import removal_by_truth
 
-    root = Path(info.get("data_root", ""))
-    manifest = root / "manifest.parquet"
-    if not manifest.is_file():
-        return None
-    pool = pd.read_parquet(manifest)
-    pool = pool[pool["role"] == "pool"].reset_index(drop=True)
-    if "gt_quality" not in pool.columns:
+    if pool is None or "gt_quality" not in pool.columns:
         return None
     columns = {}
     for sel in info["selectors"]:
@@ -47,14 +49,12 @@ def removal_table(run_dir: Path, info: dict[str, Any]) -> T.Grid | None:
                   ["removed share of"] + list(frame.columns), body, set())
 
 
-def galleries(run_dir: Path, info: dict[str, Any]) -> list[Path]:
+def galleries(run_dir: Path, info: dict[str, Any], pool: pd.DataFrame | None) -> list[Path]:
     from delbench.report.gallery import gallery
 
-    root = Path(info.get("data_root", ""))
-    if not (root / "manifest.parquet").is_file():
+    if pool is None:
         return []
-    pool = pd.read_parquet(root / "manifest.parquet")
-    pool = pool[pool["role"] == "pool"].reset_index(drop=True)
+    root = Path(info["data_root"])
     ratio = min(info["ratios"])
     seed = info["seeds"][0]
     out = []
@@ -83,7 +83,8 @@ def render_run(run_dir: str | Path, plots: bool = True) -> list[T.Grid]:
     info = json.loads((run_dir / "run.json").read_text())
     grids = T.ratio_grids(results)
     summary = T.summary_grid(results)
-    removal = removal_table(run_dir, info)
+    pool = _pool(info)
+    removal = removal_table(run_dir, info, pool)
     named = [(f"ratio_{g.title.split()[2].rstrip(':')}_{'miou' if 'mIoU' in g.title else 'normdel'}", g) for g in grids]
     named.append(("summary", summary))
     if removal is not None:
@@ -96,6 +97,6 @@ def render_run(run_dir: str | Path, plots: bool = True) -> list[T.Grid]:
         ratio_curves(results, run_dir / "plots")
         if (run_dir / CROSS).is_file():
             cross_heatmaps(pd.read_parquet(run_dir / CROSS), run_dir / "plots")
-        galleries(run_dir, info)
+        galleries(run_dir, info, pool)
     return grids + [summary] + ([removal] if removal is not None else [])
 
