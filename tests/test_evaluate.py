@@ -116,6 +116,35 @@ def test_probe_mode_trains_only_the_head(root: Path, tmp_path: Path) -> None:
     assert body and all(bool((pre[k] == tuned[k]).all()) for k in body)
 
 
+def test_probe_feature_cache_matches_training_through_the_network(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cached-feature probe is a speed-up only: with the cache disabled, the same head is learnt."""
+    import torch
+    from safetensors.torch import load_file
+
+    import delbench.train.finetune as finetune
+    from delbench.train.evaluate import evaluate, finetuned_dir
+    from delbench.train.pretrain import pretrain
+
+    p = tiny_protocol(**{"finetune.mode": "probe", "finetune.head": "hypercolumn"})
+    res = pretrain(root, p, tmp_path / "pre", subset=None, seed=0)
+    runs = {}
+    for name, limit in (("cached", finetune.PROBE_CACHE_BYTES), ("direct", 0)):
+        monkeypatch.setattr(finetune, "PROBE_CACHE_BYTES", limit)
+        rows = evaluate(root, p, tmp_path / name, checkpoint=res.checkpoint, seed=0, tasks=["alpha"])
+        d = finetuned_dir(root, p, tmp_path / name, checkpoint=res.checkpoint, task="alpha", seed=0)
+        head = {k: v for k, v in load_file(str(d / "finetuned.safetensors")).items() if k.startswith("head.")}
+        runs[name] = (rows[0], head)
+    (a, head_a), (b, head_b) = runs["cached"], runs["direct"]
+    assert head_a and head_a.keys() == head_b.keys()
+    for k in head_a:
+        torch.testing.assert_close(head_a[k], head_b[k], rtol=1e-4, atol=1e-5)
+    assert a["best_step"] == b["best_step"]
+    for key in ("miou", "miou_dataset", "dice", "val_miou"):
+        assert a[key] == pytest.approx(b[key], abs=1e-3), key
+
+
 def test_unknown_task_and_missing_checkpoint(root: Path, tmp_path: Path) -> None:
     from delbench.errors import DelbenchError
     from delbench.train.evaluate import evaluate
