@@ -123,7 +123,7 @@ def test_probe_feature_cache_matches_training_through_the_network(
     import torch
     from safetensors.torch import load_file
 
-    import delbench.train.finetune as finetune
+    from delbench.train import finetune
     from delbench.train.evaluate import evaluate, finetuned_dir
     from delbench.train.pretrain import pretrain
 
