@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from delbench.errors import DelbenchError
+from delbench.provenance import implementation_hash
 
 T = TypeVar("T")
 
@@ -33,6 +34,16 @@ class Entry:
             p.name: (None if p.default is inspect.Parameter.empty else p.default)
             for p in sig.parameters.values()
             if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        }
+
+    def implementation(self) -> dict[str, str]:
+        """Who provides this entry and a hash of its source: what cached results of it are keyed by, so
+        another plugin under the same name, a new version or an edited source is never served stale."""
+        return {
+            "plugin": self.plugin,
+            "package": self.package,
+            "version": self.version,
+            "source_sha256": implementation_hash(self.factory),
         }
 
     def create(self, **params: Any) -> Any:

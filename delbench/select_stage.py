@@ -83,6 +83,7 @@ def run_select(
     answers = run_selector(selector, request, ratios=ratios)
     seconds = time.perf_counter() - start
     side = read_sidecar(embeddings)
+    implementation = entry.implementation()
     records = []
     for ratio, out in zip(ratios, outputs):
         meta = {
@@ -90,6 +91,7 @@ def run_select(
             "plugin": entry.plugin,
             "package": entry.package,
             "plugin_version": entry.version,
+            "implementation": implementation,
             "delbench_version": __version__,
             "params": {**entry.params(), **(params or {})},
             "ratio_target": float(ratio),

@@ -37,20 +37,31 @@ def ensure_data(config: CompareConfig, protocol: Any, progress: Progress) -> Pat
     return root
 
 
+def select_key(selector: str, implementation: dict[str, str], params: dict[str, Any], embeddings_sha: str,
+               seed: int, ratios: tuple[float, ...]) -> dict[str, Any]:
+    """The select stage's cache key. ``implementation`` (``Entry.implementation()``) is part of it: the
+    same name from another plugin, another version or an edited source must not get the old subsets."""
+    return {"selector": selector, "implementation": implementation, "params": params, "embeddings": embeddings_sha,
+            "seed": seed, "ratios": list(ratios)}
+
+
 def select_all(config: CompareConfig, root: Path, embeddings: Path, ratios: tuple[float, ...],
                seeds: tuple[int, ...], run_dir: Path, progress: Progress) -> list[Unit]:
     """Run every selector once per seed for all ratios (one pass where it can), cached; copy the
     subsets into the run directory, and return the pre-train units they define."""
+    from delbench.plugins import get_plugins
     from delbench.select_stage import run_select
 
     pool = pool_rows(read_manifest(root))
     sizes = np.array([(root / p).stat().st_size for p in pool["path"]], dtype=np.int64)
     emb_sha = sha256_file(embeddings)
+    registry = get_plugins().selectors
     units = []
     for sel in config.selectors:
+        implementation = registry.get(sel).implementation()  # once per selector: it hashes source files
         for seed in seeds:
             params = config.params.get(sel, {})
-            key = {"selector": sel, "params": params, "embeddings": emb_sha, "seed": seed, "ratios": list(ratios)}
+            key = select_key(sel, implementation, params, emb_sha, seed, ratios)
             stage = config.cache_dir() / "stages" / "select" / config_hash(key)
             if not is_done(stage):
                 progress(f"select {sel} seed {seed}", 0.0)
