@@ -7,6 +7,7 @@ from delbench.cli import LazyGroup
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("delbench.cli.data_synth_cmd:synth", "Generate the synthetic DataDEL."),
+    "plant": ("delbench.cli.data_plant_cmd:plant", "Plant recorded disruptions and near-duplicates in a root's pool."),
     "preview": ("delbench.cli.data_synth_cmd:preview", "Draw a labelled grid of a dataset root."),
     "import": ("delbench.cli.data_import_cmd:import_", "Import a real dataset from its published layout."),
     "verify": ("delbench.cli.data_import_cmd:verify", "Re-hash and check every file of a dataset root."),
