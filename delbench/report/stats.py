@@ -1,21 +1,31 @@
 """Statistics over seeds: means with 95% confidence intervals and paired differences against a
-reference selector (bootstrap CI, win/tie/loss)."""
+reference selector.
+
+The unit of replication is the seed: tasks of one seed share the pre-trained encoder, so their
+scores are not independent draws. Paired differences therefore first average the tasks within a
+seed and then take a Student-t interval over seeds."""
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats as _st
 
-# Two-sided 95% Student-t quantiles by degrees of freedom; beyond 30 the normal value is close enough.
-_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
-         10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 25: 2.060, 30: 2.042}
+REFERENCES = ("full", "scratch")  # computed once per seed, valid at any ratio
 TIE = 1e-3  # |difference| below this (0.1 points of NormDEL x100) counts as a tie
+PAIRED_COLUMNS = ["selector", "ratio_target", "diff", "ci_low", "ci_high", "lower", "mde", "sd",
+                  "n", "win", "tie", "loss"]
+
+
+def t_quantile(q: float, df: int) -> float:
+    """Student-t quantile; NaN without degrees of freedom."""
+    return float(_st.t.ppf(q, df)) if df > 0 else float("nan")
 
 
 def t975(df: int) -> float:
-    if df <= 0:
-        return float("nan")
-    keys = [k for k in _T975 if k <= df]
-    return _T975[max(keys)] if df <= 30 else 1.96
+    return t_quantile(0.975, df)
 
 
 def mean_ci(values: pd.Series) -> tuple[float, float]:
@@ -40,37 +50,102 @@ def aggregate(results: pd.DataFrame, metrics: tuple[str, ...] = ("miou", "normde
     return pd.DataFrame(rows)
 
 
-def paired_vs(results: pd.DataFrame, reference: str = "random", metric: str = "normdel",
-              n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Per (selector, ratio): mean paired difference to ``reference`` over tasks x seeds, its bootstrap
-    95% CI, and win/tie/loss counts. Empty when the reference did not run."""
-    keys = ["ratio_target", "task", "seed"]
-    ref = results[results["selector"] == reference].set_index(keys)[metric]
-    if ref.empty:
-        return pd.DataFrame(columns=["selector", "ratio_target", "diff", "ci_low", "ci_high", "win", "tie", "loss", "pairs"])
-    rng = np.random.default_rng(seed)
+def _rows(results: pd.DataFrame, selector: str, ratio: float | None) -> pd.DataFrame:
+    part = results[results["selector"] == selector]
+    if ratio is not None and selector not in REFERENCES:
+        part = part[np.isclose(part["ratio_target"].to_numpy(dtype=float), ratio)]
+    return part
+
+
+def _per_task(results: pd.DataFrame, selector: str, ratio: float | None, metric: str) -> pd.Series:
+    """``metric`` indexed by (seed, task); a repeated cell is averaged rather than counted twice."""
+    part = _rows(results, selector, ratio)
+    return part.groupby(["seed", "task"])[metric].mean().dropna()
+
+
+def task_means(results: pd.DataFrame, selector: str, ratio: float | None, metric: str = "miou") -> pd.Series:
+    """Per seed, the mean over tasks of `metric` for `selector` at `ratio` (reference rows full/scratch ignore ratio)."""
+    return _per_task(results, selector, ratio, metric).groupby(level="seed").mean()
+
+
+@dataclass(frozen=True)
+class PairedDiff:
+    """``a - b`` over seeds, each seed's value being the mean over the tasks both ran."""
+
+    a: str
+    b: str
+    ratio: float
+    metric: str
+    seeds: tuple[int, ...]
+    diffs: tuple[float, ...]
+    mean: float
+    sd: float
+    n: int
+    ci_low: float
+    ci_high: float
+    lower: float
+    mde: float
+
+
+def seed_paired(results: pd.DataFrame, a: str, b: str, ratio: float, metric: str = "miou",
+                ratio_b: float | None = None) -> PairedDiff:
+    """a - b paired by seed; `b` at ratio_b (default: ratio); full/scratch match at any ratio."""
+    mine = _per_task(results, a, ratio, metric)
+    ref = _per_task(results, b, ratio if ratio_b is None else ratio_b, metric)
+    # a task only one side ran would shift that side's mean by the task's difficulty, not by selection
+    both = pd.concat({"a": mine, "b": ref}, axis=1, join="inner").dropna()
+    per_seed = both.groupby(level="seed").mean().sort_index()
+    d = (per_seed["a"] - per_seed["b"]).to_numpy(dtype=float)
+    n = int(d.size)
+    mean = float(d.mean()) if n else float("nan")
+    sd = float(d.std(ddof=1)) if n >= 2 else float("nan")
+    se = sd / math.sqrt(n) if n >= 2 else float("nan")
+    half = t_quantile(0.975, n - 1) * se
+    t95 = t_quantile(0.95, n - 1)
+    return PairedDiff(
+        a=a, b=b, ratio=float(ratio), metric=metric,
+        seeds=tuple(int(s) for s in per_seed.index), diffs=tuple(float(x) for x in d),
+        mean=mean, sd=sd, n=n, ci_low=mean - half, ci_high=mean + half, lower=mean - t95 * se,
+        mde=(t95 + t_quantile(0.80, n - 1)) * se,
+    )
+
+
+def paired_vs(results: pd.DataFrame, reference: str = "random", metric: str = "normdel") -> pd.DataFrame:
+    """Per (selector, ratio): the seed-paired difference of the task-mean ``metric`` to ``reference``
+    at the same ratio, its 95% t-interval and MDE, and win/tie/loss counted over seeds. Always has
+    ``PAIRED_COLUMNS``; no row for a selector the reference shares no seed with."""
     rows = []
-    others = results[~results["selector"].isin([reference, "full", "scratch"])]
-    for (sel, ratio), g in others.groupby(["selector", "ratio_target"], sort=True):
-        mine = g.set_index(keys)[metric]
-        both = mine.index.intersection(ref.index)
-        if len(both) == 0:
-            continue
-        d = (mine.loc[both] - ref.loc[both]).to_numpy(dtype=float)
-        boots = rng.choice(d, size=(n_boot, d.size), replace=True).mean(axis=1)
-        rows.append({
-            "selector": sel, "ratio_target": ratio, "diff": float(d.mean()),
-            "ci_low": float(np.quantile(boots, 0.025)), "ci_high": float(np.quantile(boots, 0.975)),
-            "win": int((d > TIE).sum()), "tie": int((np.abs(d) <= TIE).sum()), "loss": int((d < -TIE).sum()),
-            "pairs": int(d.size),
-        })
-    return pd.DataFrame(rows)
+    others = results[~results["selector"].isin([reference, *REFERENCES])]
+    if (results["selector"] == reference).any():
+        for (sel, ratio), _ in others.groupby(["selector", "ratio_target"], sort=True):
+            p = seed_paired(results, sel, reference, float(ratio), metric)
+            if p.n == 0:
+                continue
+            d = np.asarray(p.diffs)
+            rows.append({
+                "selector": sel, "ratio_target": float(ratio), "diff": p.mean, "ci_low": p.ci_low,
+                "ci_high": p.ci_high, "lower": p.lower, "mde": p.mde, "sd": p.sd, "n": p.n,
+                "win": int((d > TIE).sum()), "tie": int((np.abs(d) <= TIE).sum()), "loss": int((d < -TIE).sum()),
+            })
+    return pd.DataFrame(rows, columns=PAIRED_COLUMNS)
 
 
-def summary(results: pd.DataFrame, reference: str = "random") -> pd.DataFrame:
-    """Mean NormDEL and mIoU per (selector, ratio) over tasks x seeds, joined with the paired test."""
-    base = (results.groupby(["selector", "ratio_target"], sort=True)
-            .agg(normdel=("normdel", "mean"), miou=("miou", "mean"), ratio_achieved=("ratio_achieved", "mean"))
-            .reset_index())
-    paired = paired_vs(results, reference)
-    return base.merge(paired, on=["selector", "ratio_target"], how="left")
+def summary(results: pd.DataFrame, reference: str = "random",
+            metrics: tuple[str, ...] = ("miou", "normdel"), delta: str = "normdel") -> pd.DataFrame:
+    """Per (selector, ratio): ``<metric>`` and ``<metric>_ci`` (mean and 95% half-width over seeds of
+    the task-mean), ``n_seeds``, ``ratio_achieved``, and the ``paired_vs`` columns for ``delta``
+    (NaN where the reference is missing or shares no seed)."""
+    paired = {(r.selector, r.ratio_target): r._asdict() for r in paired_vs(results, reference, delta).itertuples(index=False)}
+    rows = []
+    for (sel, ratio), g in results.groupby(["selector", "ratio_target"], sort=True):
+        row: dict[str, object] = {"selector": sel, "ratio_target": float(ratio),
+                                  "ratio_achieved": float(g["ratio_achieved"].mean()),
+                                  "n_seeds": int(g["seed"].nunique())}
+        for m in metrics:
+            row[m], row[f"{m}_ci"] = mean_ci(task_means(results, sel, float(ratio), m))
+        found = paired.get((sel, float(ratio)), {})
+        row.update({c: found.get(c, float("nan")) for c in PAIRED_COLUMNS[2:]})
+        rows.append(row)
+    columns = ["selector", "ratio_target", "ratio_achieved", "n_seeds"]
+    columns += [c for m in metrics for c in (m, f"{m}_ci")] + PAIRED_COLUMNS[2:]
+    return pd.DataFrame(rows, columns=columns)

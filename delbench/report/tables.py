@@ -8,9 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from delbench.report.stats import aggregate, mean_ci, summary
-
-REFERENCES = ("full", "scratch")
+from delbench.report.stats import REFERENCES, aggregate, mean_ci, summary, task_means
 
 
 @dataclass(frozen=True)
@@ -23,10 +21,11 @@ class Grid:
     best: set[tuple[int, int]]
 
 
-def _fmt(mean: float, ci: float, scale: float = 100.0) -> str:
+def _fmt(mean: float, ci: float, scale: float = 100.0, digits: int = 1) -> str:
     if math.isnan(mean):
         return "–"
-    return f"{mean * scale:.1f}" if math.isnan(ci) else f"{mean * scale:.1f} ± {ci * scale:.1f}"
+    text = f"{mean * scale:.{digits}f}"
+    return text if math.isnan(ci) else f"{text} ± {ci * scale:.{digits}f}"
 
 
 def ratio_grids(results: pd.DataFrame, metrics: tuple[str, ...] = ("miou", "normdel")) -> list[Grid]:
@@ -55,12 +54,8 @@ def ratio_grids(results: pd.DataFrame, metrics: tuple[str, ...] = ("miou", "norm
                     ci = float(cell[f"{metric}_ci"].iloc[0]) if len(cell) else float("nan")
                     row.append(_fmt(mean, ci))
                     vals.append(mean)
-                # mean over tasks per seed, then its CI over seeds
-                mine = results[results["selector"] == sel]
-                if sel not in REFERENCES:
-                    mine = mine[mine["ratio_target"] == ratio]
-                per_seed = mine.groupby("seed")[metric].mean()
-                mean, ci = mean_ci(per_seed)
+                # tasks of one seed share an encoder: average them first, then the CI over seeds
+                mean, ci = mean_ci(task_means(results, sel, float(ratio), metric))
                 row.append(_fmt(mean, ci))
                 vals.append(mean)
                 rows.append(row)
@@ -77,21 +72,31 @@ def ratio_grids(results: pd.DataFrame, metrics: tuple[str, ...] = ("miou", "norm
 
 
 def summary_grid(results: pd.DataFrame, reference: str = "random") -> Grid:
+    """Per (selector, ratio): mIoU and NormDEL as mean ± 95% CI over seeds of the task-mean, and the
+    NormDEL difference to ``reference`` paired by seed with its 95% t-interval, minimum detectable
+    effect and win/tie/loss over seeds. "–" where there is nothing to pair with."""
     s = summary(results, reference)
     s = s[s["selector"].isin(REFERENCES) | (s["ratio_target"] < 1.0)]
-    header = ["selector", "R target", "R achieved", "mIoU", "NormDEL", f"Δ vs {reference} [95% CI]", "W/T/L"]
-    rows = []
+    header = ["selector", "R target", "R achieved", "mIoU", "NormDEL", f"Δ NormDEL vs {reference} [95% CI]", "MDE", "W/T/L"]
+    rows, normdel = [], []
     for _, r in s.iterrows():
-        paired = "–" if pd.isna(r.get("diff")) else f"{r['diff'] * 100:+.2f} [{r['ci_low'] * 100:+.2f}, {r['ci_high'] * 100:+.2f}]"
-        wtl = "–" if pd.isna(r.get("win")) else f"{int(r['win'])}/{int(r['tie'])}/{int(r['loss'])}"
-        rows.append([r["selector"], f"{r['ratio_target']:g}", f"{r['ratio_achieved']:.3f}", f"{r['miou'] * 100:.1f}",
-                     f"{r['normdel'] * 100:.2f}", paired, wtl])
+        if pd.isna(r["diff"]):
+            paired = "–"
+        elif pd.isna(r["ci_low"]):
+            paired = f"{r['diff'] * 100:+.2f}"  # one seed: no interval
+        else:
+            paired = f"{r['diff'] * 100:+.2f} [{r['ci_low'] * 100:+.2f}, {r['ci_high'] * 100:+.2f}]"
+        mde = "–" if pd.isna(r["mde"]) else f"{r['mde'] * 100:.2f}"
+        wtl = "–" if pd.isna(r["win"]) else f"{int(r['win'])}/{int(r['tie'])}/{int(r['loss'])}"
+        rows.append([r["selector"], f"{r['ratio_target']:g}", f"{r['ratio_achieved']:.3f}",
+                     _fmt(r["miou"], r["miou_ci"]), _fmt(r["normdel"], r["normdel_ci"], digits=2), paired, mde, wtl])
+        normdel.append(float(r["normdel"]))
+    body = [i for i, row in enumerate(rows) if row[0] not in REFERENCES and not math.isnan(normdel[i])]
     best = set()
-    body = [i for i, row in enumerate(rows) if row[0] not in REFERENCES]
     if body:
-        top = max(float(rows[i][4]) for i in body)
-        best = {(i, 4) for i in body if float(rows[i][4]) == top}
-    return Grid("Summary (mean over tasks and seeds; NormDEL x100)", header, rows, best)
+        top = max(normdel[i] for i in body)
+        best = {(i, 4) for i in body if normdel[i] == top}
+    return Grid("Summary (mean over tasks per seed, then mean ± 95% t-CI over seeds; x100)", header, rows, best)
 
 
 def to_markdown(grid: Grid) -> str:
