@@ -47,6 +47,11 @@ def make_pool(n: int, seed: int = 0, centers: int = 4, frames_per_video: int = 2
     rng = np.random.default_rng(seed)
     video = np.arange(n) // frames_per_video
     center = rng.integers(0, centers, size=video.max() + 1)[video]
+    # ground truth as the synthetic DataDEL records it: runs of 4 frames form a near-duplicate group,
+    # about 30% of the groups are disruptive
+    group = np.arange(n) // 4
+    kinds = np.array(["clean", "blur", "dark", "blank"])
+    quality = kinds[np.where(rng.random(group.max() + 1) < 0.7, 0, rng.integers(1, len(kinds), group.max() + 1))][group]
     return pd.DataFrame(
         {
             "id": [f"pool-{i:06d}" for i in range(n)],
@@ -55,6 +60,8 @@ def make_pool(n: int, seed: int = 0, centers: int = 4, frames_per_video: int = 2
             "video": [f"V{v:04d}" for v in video],
             "frame": np.arange(n) % frames_per_video,
             "role": "pool",
+            "gt_quality": quality,
+            "gt_group": group,
         }
     )
 
