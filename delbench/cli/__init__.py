@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("delbench.cli.evaluate_cmd:evaluate", "Fine-tune and test an encoder on the downstream tasks."),
     "compare": ("delbench.cli.compare_cmd:compare", "Run selectors head-to-head and write comparison tables."),
     "report": ("delbench.cli.report_cmd:report", "Re-render tables and plots of a run directory."),
+    "validate": ("delbench.cli.validate_cmd:validate", "Check that a protocol ranks data by quality (oracle > random > adversary)."),
     "regress": ("delbench.cli.regress_cmd:regress", "Check baseline scores against a committed baseline."),
     "new-selector": ("delbench.cli.new_selector_cmd:new_selector", "Scaffold a selector plugin package."),
 }

@@ -1,0 +1,47 @@
+"""The validity ladder as tables (console, Markdown, LaTeX) and as ``validate.json``."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from delbench.atomic import atomic_path, write_json
+from delbench.report.tables import Grid, to_latex, to_markdown
+
+if TYPE_CHECKING:
+    from delbench.validate import Verdict
+
+VERDICT = "validate.json"
+
+
+def _pts(x: float) -> str:
+    return "–" if not math.isfinite(x) else f"{100 * x:+.2f}"
+
+
+def ladder_grid(verdict: "Verdict") -> Grid:
+    n = max((r.n for r in verdict.rungs), default=0)
+    header = ["rung", "R", "per-seed Δ mIoU x100", "mean", "lower 95%", f"MDE ({n} seeds)", "holds"]
+    rows = []
+    for r in verdict.rungs:
+        holds = r.n >= 2 and math.isfinite(r.lower) and r.lower > 0
+        rows.append([f"{r.a} > {r.b}", f"{r.ratio:g}", " ".join(_pts(d) for d in r.diffs), _pts(r.mean),
+                     _pts(r.lower), "–" if not math.isfinite(r.mde) else f"{100 * r.mde:.2f}", "yes" if holds else "NO"])
+    return Grid("Validity ladder: task-mean test mIoU, paired by seed (one-sided 95% t lower bound)", header, rows, set())
+
+
+def task_grid(verdict: "Verdict") -> Grid:
+    header = ["task", "dead", "full − scratch x100", "lower 95%", "full beats scratch"]
+    rows = [[t.task, "DEAD" if t.dead else "no", _pts(t.full_minus_scratch.mean), _pts(t.full_minus_scratch.lower),
+             "yes" if t.full_beats_scratch else "NO"] for t in verdict.tasks]
+    o = verdict.overall
+    rows.append(["(task mean)", "", _pts(o.mean), _pts(o.lower), "yes" if o.lower > 0 else "NO"])
+    return Grid("Tasks: dead tasks and full vs scratch, paired by seed", header, rows, set())
+
+
+def write_verdict(run_dir: Path, verdict: "Verdict") -> None:
+    write_json(Path(run_dir) / VERDICT, verdict.to_dict())
+    text = "\n".join(to_markdown(g) for g in (ladder_grid(verdict), task_grid(verdict)))
+    with atomic_path(Path(run_dir) / "tables" / "validate.md") as tmp:
+        tmp.write_text(text)
+    with atomic_path(Path(run_dir) / "tables" / "validate.tex") as tmp:
+        tmp.write_text("\n".join(to_latex(g) for g in (ladder_grid(verdict), task_grid(verdict))))

@@ -1,0 +1,100 @@
+"""`delbench validate`: the ladder verdict, dead tasks, and the exit status."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from delbench.cli import cli
+from delbench.validate import dead_task, judge
+
+LEVELS = {"oracle": 0.30, "random": 0.25, "adversary": 0.20, "full": 0.30, "scratch": 0.0}
+
+
+def results(levels: dict[str, float] = LEVELS, noise: float = 0.005, seeds=(0, 1, 2), tasks=("a", "b"),
+            ratios=(0.05, 0.2), seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in seeds:
+        shared = rng.normal(0, 0.05)  # a seed moves every selector together; pairing removes it
+        for sel, level in levels.items():
+            for r in ((1.0,) if sel == "full" else (0.0,) if sel == "scratch" else ratios):
+                for t in tasks:
+                    value = 0.0 if sel == "scratch" else level + shared + rng.normal(0, noise)
+                    rows.append({"selector": sel, "ratio_target": r, "ratio_achieved": r, "seed": s, "task": t,
+                                 "miou": value, "normdel": 0.5})
+    return pd.DataFrame(rows)
+
+
+def test_ladder_holds_when_planted():
+    verdict = judge(results())
+    assert verdict.passed, verdict.failures()
+    assert len(verdict.rungs) == 4
+    first = verdict.rungs[0]
+    assert (first.a, first.b, first.ratio, first.n) == ("oracle", "random", 0.05, 3)
+    assert first.mean == pytest.approx(0.05, abs=0.02)
+
+
+@pytest.mark.parametrize("broken", ["oracle", "adversary"])
+def test_a_broken_rung_fails(broken):
+    levels = dict(LEVELS, **{broken: LEVELS["random"]})
+    verdict = judge(results(levels))
+    assert not verdict.passed
+    bad = {(r.a, r.b) for r in verdict.rungs if not r.lower > 0}
+    assert bad == ({("oracle", "random")} if broken == "oracle" else {("random", "adversary")})
+    assert len(verdict.failures()) == 2  # both ratios
+
+
+def test_noise_beyond_the_effect_fails():
+    assert not judge(results(noise=0.2)).passed
+
+
+def test_one_seed_cannot_pass():
+    assert not judge(results(seeds=(0,))).passed
+
+
+def test_dead_tasks():
+    frame = results()
+    assert not dead_task(frame, "a")
+    frame.loc[frame["task"] == "a", "miou"] = 0.043  # every row the same
+    assert dead_task(frame, "a")
+    frame = results()
+    frame.loc[frame["task"] == "b", "miou"] = 0.0  # every row what scratch scores
+    assert dead_task(frame, "b")
+    verdict = judge(frame)
+    assert [t.task for t in verdict.tasks if t.dead] == ["b"]
+    assert [t.task for t in verdict.tasks if not t.full_beats_scratch] == ["b"]
+
+
+def _fake_compare(frame: pd.DataFrame):
+    def run_compare(config, progress=None, **_):
+        out = Path(config.out)
+        out.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(out / "results.parquet", index=False)
+        (out / "run.json").write_text(json.dumps({"selectors": list(config.selectors), "ratios": list(config.ratios),
+                                                  "seeds": [0, 1, 2], "data_root": ""}))
+        return out
+
+    return run_compare
+
+
+@pytest.mark.parametrize("levels,code", [(LEVELS, 0), (dict(LEVELS, oracle=0.25), 1)])
+def test_exit_status_follows_the_verdict(tmp_path, monkeypatch, levels, code):
+    frame = results(levels)
+    frame["ratio_achieved"] = frame["ratio_target"]
+    for col in ("miou_dataset", "dice", "del"):
+        frame[col] = frame["miou"]
+    for col in ("pretrain_steps", "pretrain_seconds", "select_seconds", "kept_bytes"):
+        frame[col] = 0
+    monkeypatch.setattr("delbench.compare.runner.run_compare", _fake_compare(frame))
+    result = CliRunner().invoke(cli, ["validate", "--protocol", "ci", "--out", str(tmp_path / "run"), "--no-plots"])
+    assert result.exit_code == code, result.output
+    verdict = json.loads((tmp_path / "run" / "validate.json").read_text())
+    assert verdict["passed"] is (code == 0)
+    assert (tmp_path / "run" / "tables" / "validate.md").is_file()
+    if code:
+        assert "does not rank data by quality" in result.output and "oracle > random" in result.output
