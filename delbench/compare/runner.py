@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import asdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Callable
@@ -29,8 +30,11 @@ def ensure_data(config: CompareConfig, protocol: Any, progress: Progress) -> Pat
             raise DelbenchError(f"--data {root}: no manifest.parquet there; create it with `delbench data import`")
         return root
     from delbench.data.synth import generate
+    from delbench.data.synth.generate import SYNTH_VERSION, get_scale
 
-    root = config.cache_dir() / "data" / f"synthetic-{protocol.data.scale}-seed{protocol.data.seed}"
+    # the scale's settings and the generator version name the root, so a changed scale is regenerated
+    spec = config_hash({"scale": asdict(get_scale(protocol.data.scale)), "version": SYNTH_VERSION}, 8)
+    root = config.cache_dir() / "data" / f"synthetic-{protocol.data.scale}-seed{protocol.data.seed}-{spec}"
     if not (root / "manifest.parquet").is_file():
         progress(f"generating synthetic DataDEL ({protocol.data.scale})", 0.0)
         generate(root, scale=protocol.data.scale, seed=protocol.data.seed)
