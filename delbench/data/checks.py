@@ -1,8 +1,12 @@
-"""Image and mask checks shared by import and verify (Pillow is imported on use)."""
+"""Image and mask checks shared by import and verify; decoding itself is ``delbench.data.decode``."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+from delbench.data.decode import BadFile, open_image, read_mask, to_rgb
+
+__all__ = ["BadFile", "binarise", "image_size", "mask_values", "open_image", "strict_binary"]
 
 # A mask pixel in [AMBIGUOUS_LO, AMBIGUOUS_HI) is neither clearly background nor foreground.
 # Lossy (JPEG) and resampled masks have a thin rim of such values; a greyscale photo or a soft
@@ -12,47 +16,16 @@ AMBIGUOUS_LO, AMBIGUOUS_HI = 64, 192
 MASK_TOLERANCE = 0.01
 
 
-class BadFile(Exception):
-    """A file that fails a check; ``kind`` is a short code, the message says what is wrong."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-def open_image(path: Path) -> Any:
-    """Open and fully decode an image (``load()`` catches truncation that ``open`` misses)."""
-    from PIL import Image
-
-    try:
-        im = Image.open(path)
-        im.load()
-    except FileNotFoundError:
-        raise BadFile("missing", "file not found") from None
-    except Exception as exc:  # noqa: BLE001 - Pillow raises many types for a bad file
-        detail = str(exc).replace(f"'{path}'", "").replace(str(path), "").strip(" :")
-        raise BadFile("corrupt", f"cannot decode ({type(exc).__name__}{': ' + detail if detail else ''})") from None
-    return im
-
-
 def image_size(path: Path) -> tuple[int, int]:
-    return open_image(path).size
+    """Width and height of an image that decodes to 8-bit RGB the way every reader will see it."""
+    im = open_image(path)
+    to_rgb(im)  # refuses pixel formats the readers cannot scale (float, 32-bit)
+    return im.size
 
 
 def mask_values(path: Path) -> Any:
-    """A mask as a 2-D uint8 array (colour masks: the brightest channel, so red-on-black works)."""
-    import numpy as np
-
-    im = open_image(path)
-    if im.mode in ("1", "L", "LA"):
-        arr = np.asarray(im.convert("L"))
-    elif im.mode in ("P", "RGB", "RGBA", "CMYK", "YCbCr"):
-        arr = np.asarray(im.convert("RGB")).max(axis=2)
-    else:  # 16-bit or float masks
-        arr = np.asarray(im, dtype=np.float64)
-        top = float(arr.max()) if arr.size else 0.0
-        arr = arr if top <= 255 else arr * (255.0 / top)
-    return np.asarray(arr).astype(np.uint8, copy=False)
+    """A mask as a 2-D uint8 array (see ``delbench.data.decode.read_mask``)."""
+    return read_mask(path)
 
 
 def binarise(values: Any, tolerance: float = MASK_TOLERANCE) -> Any:

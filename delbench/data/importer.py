@@ -20,13 +20,13 @@ from typing import Any
 from delbench.atomic import atomic_dir, sha256_file, write_json
 from delbench.data.adapters.base import Item
 from delbench.data.checks import MASK_TOLERANCE, BadFile, binarise, image_size, mask_values
-from delbench.data.manifest import MANIFEST_NAME, is_inside, read_manifest, write_manifest
+from delbench.data.manifest import IMPORT_SIDECAR, MANIFEST_NAME, is_inside, read_manifest, write_manifest
 from delbench.data.splits import SPLIT_RATIOS, SPLIT_SALT, assign_splits
 from delbench.errors import DelbenchError
 
 MODES = ("copy", "link")
 REPORT_NAME = "import-report"
-SIDECAR_NAME = "import.json"
+SIDECAR_NAME = IMPORT_SIDECAR
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def import_dataset(
             frame = _merge(old, frame, out)
         write_manifest(tmp, frame)
         report = _write_report(tmp, skipped) if skipped else None
-        _write_sidecar(tmp, fmt, src, mode, options, frame, len(rows), skipped, merge)
+        _write_sidecar(tmp, fmt, src, root, mode, options, frame, len(rows), skipped, merge)
     result = _summary(Path(out), fmt, frame, len(rows), skipped, scan.notes)
     result.report = Path(out) / report.name if report else None
     return result
@@ -193,6 +193,8 @@ def _process(fmt: str, root: Path, rid: str, item: Item, tmp: Path, mode: str, t
     try:
         width, height = image_size(src_img)
     except BadFile as exc:
+        if exc.kind == "unsupported":
+            return Skipped(item.path, rid, "unsupported-image", f"unsupported image: {exc}")
         return Skipped(item.path, rid, exc.kind if exc.kind != "corrupt" else "corrupt-image", f"corrupt or truncated image: {exc}")
     mask_rel = mask_sha = None
     fg = None
@@ -205,7 +207,7 @@ def _process(fmt: str, root: Path, rid: str, item: Item, tmp: Path, mode: str, t
                 raise BadFile("mask-size", f"mask is {values.shape[1]}x{values.shape[0]} but its image is {width}x{height}")
             fg = binarise(values, tolerance)
         except BadFile as exc:
-            kind = {"corrupt": "corrupt-mask"}.get(exc.kind, exc.kind)
+            kind = {"corrupt": "corrupt-mask", "unsupported": "unsupported-mask"}.get(exc.kind, exc.kind)
             return Skipped(item.mask, rid, kind, str(exc))
     dest = tmp / "images" / fmt / item.path
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -308,7 +310,8 @@ def _write_report(tmp: Path, skipped: list[Skipped]) -> Path:
 
 
 def _write_sidecar(
-    tmp: Path, fmt: str, src: Path, mode: str, options: dict[str, Any], frame: Any, n: int, skipped: list[Skipped], merge: bool
+    tmp: Path, fmt: str, src: Path, root: Path, mode: str, options: dict[str, Any], frame: Any, n: int,
+    skipped: list[Skipped], merge: bool,
 ) -> None:
     import json
 
@@ -322,6 +325,7 @@ def _write_sidecar(
     entry = {
         "format": fmt,
         "source": str(src.resolve()),
+        "root": str(root),  # the resolved folder the paths are relative to; --link targets lie in it
         "mode": mode,
         "options": options,
         "rows": n,

@@ -1,17 +1,27 @@
 """The manifest: one Parquet file per dataset root (``<root>/manifest.parquet``), one row per image.
 
-Pool index i means row i of the pool rows in manifest order. Paths are relative to the root and must
-stay inside it. Synthetic roots add ground-truth columns (``gt_*``).
+Pool index i means row i of the pool rows in manifest order. Synthetic roots add ground-truth
+columns (``gt_*``).
+
+Path rule, checked on every read: a path is relative, has no ``..`` part, and resolves inside the
+root. The one exception is a root made by ``delbench data import --link``: its image files may be
+symlinks whose target lies inside the source folder that ``import.json`` records for a link-mode
+import of that row's format. Any other link out of the root is refused.
 """
 from __future__ import annotations
 
+import json
+import os
+import stat
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Iterator
 
 from delbench.atomic import atomic_path, sha256_file
 from delbench.errors import DelbenchError
 
 MANIFEST_NAME = "manifest.parquet"
+IMPORT_SIDECAR = "import.json"  # written by delbench.data.importer; records --link sources
+PATH_COLUMNS = ("path", "mask_path")
 
 # column -> pandas dtype; nullable columns use pandas' nullable dtypes.
 COLUMNS: dict[str, str] = {
@@ -90,13 +100,96 @@ def write_manifest(root: str | Path, frame: "Any") -> Path:
     return out
 
 
-def read_manifest(root: str | Path) -> "Any":
+def read_manifest(root: str | Path, *, check_paths: bool = True) -> "Any":
+    """The manifest of the root ``root`` (or the manifest file ``root``), its paths checked against
+    the path rule above; ``check_paths=False`` is for ``verify``, which reports breaches itself."""
     import pandas as pd
 
     path = manifest_path(root) if Path(root).is_dir() else Path(root)
     if not path.is_file():
         raise DelbenchError(f"no manifest at {path}: create one with `delbench data synth` or `delbench data import`")
-    return pd.read_parquet(path)
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a damaged file
+        raise DelbenchError(
+            f"{path}: cannot read the manifest ({type(exc).__name__}), it is truncated or damaged; "
+            f"re-import or re-create the dataset root, then run `delbench data verify {path.parent}`"
+        ) from None
+    missing = [c for c in ("id", *PATH_COLUMNS) if c not in frame.columns]
+    if missing:
+        raise DelbenchError(f"{path}: manifest has no {', '.join(missing)} column; re-create or re-import the dataset root")
+    if check_paths:
+        for rid, col, rel, why in path_breaches(path.parent, frame):
+            raise DelbenchError(
+                f"{path}: row {rid!r} {col} {rel!r} {why}; a dataset root may only hold files inside it "
+                "(re-import the root, or fix the manifest)"
+            )
+    return frame
+
+
+def path_breaches(root: str | Path, frame: "Any") -> Iterator[tuple[str, str, str, str]]:
+    """``(id, column, path, why)`` for each manifest path that breaks the path rule: absolute or with
+    a ``..`` part (checked on the text), then a file or folder that resolves outside the root
+    (checked on disk; missing files are left to ``verify``). Nothing is opened."""
+    root = Path(root)
+    for col in PATH_COLUMNS:
+        if col not in frame.columns:
+            continue
+        text = frame[col].astype("string")
+        bad = text.notna() & (text.str.startswith("/") | text.str.startswith("\\") | text.str.contains(r"(?:^|/)\.\.(?:/|$)"))
+        for rid, rel in zip(frame["id"][bad.fillna(False)], text[bad.fillna(False)]):
+            yield str(rid), col, str(rel), "is absolute or goes up with '..'"
+    yield from escaping_links(root, frame)
+
+
+def escaping_links(root: Path, frame: "Any") -> Iterator[tuple[str, str, str, str]]:
+    """The on-disk half of ``path_breaches``: rows whose file or folder resolves outside the root."""
+    real_root = Path(os.path.realpath(root))
+    real_dirs: dict[str, Path] = {}  # a folder's real path, resolved once per folder
+    link_sources: dict[str, list[Path]] | None = None
+    sources = frame["source"].tolist() if "source" in frame.columns else [None] * len(frame)
+    for col in PATH_COLUMNS:
+        if col not in frame.columns:
+            continue
+        for rid, rel, source in zip(frame["id"].tolist(), frame[col].tolist(), sources):
+            if not isinstance(rel, str) or not is_inside(rel):
+                continue  # no path, or already reported from the text
+            parent, _, name = rel.rpartition("/")
+            if parent not in real_dirs:
+                real_dirs[parent] = Path(os.path.realpath(root / parent))
+            if not real_dirs[parent].is_relative_to(real_root):
+                yield str(rid), col, rel, f"lies in a folder that resolves outside the root ({real_dirs[parent]})"
+                continue
+            try:
+                is_link = stat.S_ISLNK(os.lstat(root / rel).st_mode)
+            except OSError:
+                continue  # missing: verify reports it, readers fail on it by name
+            if not is_link:
+                continue
+            target = Path(os.path.realpath(root / rel))
+            if target.is_relative_to(real_root):
+                continue
+            if link_sources is None:
+                link_sources = _link_sources(root)
+            if col == "path" and any(target.is_relative_to(s) for s in link_sources.get(str(source), [])):
+                continue
+            yield str(rid), col, rel, f"is a symlink to {target}, outside the root and not into a `data import --link` source"
+
+
+def _link_sources(root: Path) -> dict[str, list[Path]]:
+    """Format -> the real source folders of the root's ``--link`` imports, from ``import.json``."""
+    side = root / IMPORT_SIDECAR
+    try:
+        imports = json.loads(side.read_text()).get("imports", []) if side.is_file() else []
+    except (OSError, ValueError, AttributeError):
+        return {}
+    out: dict[str, list[Path]] = {}
+    for entry in imports if isinstance(imports, list) else []:
+        if isinstance(entry, dict) and entry.get("mode") == "link":
+            for key in ("source", "root"):
+                if isinstance(entry.get(key), str):
+                    out.setdefault(str(entry.get("format")), []).append(Path(os.path.realpath(entry[key])))
+    return out
 
 
 def pool_rows(frame: "Any") -> "Any":

@@ -18,7 +18,6 @@ Task rows and their files are copied byte for byte. The root is built in a tempo
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -249,17 +248,16 @@ def _source_bytes(root: Path, rel: Any, sha: Any, rid: str) -> bytes:
 
 def _make(root: Path, tmp: Path, source: tuple[Any, Any, str], item: _Item, rid: str, seed: int) -> tuple[str, int, int]:
     """Write one planted frame; return its sha256, width and height."""
-    from PIL import Image
-
+    from delbench.data.decode import BadFile, read_rgb
     from delbench.data.plant_effects import disrupt, near_copy
     from delbench.data.synth.generate import encode_png
 
     rel, sha, src_id = source
     data = _source_bytes(root, rel, sha, src_id)
     try:
-        img = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
-    except Exception as exc:  # noqa: BLE001 - Pillow raises many types for a bad file
-        raise DelbenchError(f"{root / rel}: cannot decode ({type(exc).__name__}); run `delbench data verify {root}`") from None
+        img = read_rgb(data)
+    except BadFile as exc:
+        raise DelbenchError(f"{root / rel}: {exc}; run `delbench data verify {root}`") from None
     rng = np.random.default_rng([seed, _PIXELS, item.index])
     if item.quality != CLEAN:
         img = disrupt(item.quality, img, rng)

@@ -3,8 +3,9 @@ their masks outlined. Works for any root; the quality rows need the synthetic ``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from delbench.data.decode import read_mask, read_rgb
 from delbench.errors import DelbenchError
 
 
@@ -16,15 +17,21 @@ def _pick(rows: Any, k: int) -> Any:
     return rows.iloc[[int(i * step) for i in range(k)]]
 
 
+def _read(reader: Callable[[Path], Any], root: Path, rel: str) -> Any:
+    from delbench.data.decode import BadFile
+
+    try:
+        return reader(root / rel)
+    except BadFile as exc:
+        raise DelbenchError(f"{root / rel}: {exc}; run `delbench data verify {root}`") from None
+
+
 def preview(root: str | Path, out: str | Path, columns: int = 8, thumb: float = 1.15) -> Path:
     """Draw the grid for the root at ``root`` into the PNG ``out`` and return its path."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
-    from PIL import Image
-
     from delbench.atomic import atomic_path
     from delbench.data.manifest import pool_rows, read_manifest, task_rows
 
@@ -65,10 +72,10 @@ def preview(root: str | Path, out: str | Path, columns: int = 8, thumb: float = 
             if c >= len(rows):
                 continue
             row = rows.iloc[c]
-            img = np.asarray(Image.open(root / row["path"]).convert("RGB"))
+            img = _read(read_rgb, root, row["path"])
             ax.imshow(img, interpolation="bilinear")
             if masked and isinstance(row.get("mask_path"), str):
-                mask = np.asarray(Image.open(root / row["mask_path"]).convert("L"))
+                mask = _read(read_mask, root, row["mask_path"])
                 if mask.max() > 0:
                     ax.contour(mask > 127, levels=[0.5], colors=["#39ff14"], linewidths=0.8)
         axes[r][0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)

@@ -24,15 +24,24 @@ def _hw(size: int | Sequence[int]) -> tuple[int, int]:
     return int(h), int(w)
 
 
+def _decode(path: Path, mask: bool) -> Any:
+    from delbench.data.decode import BadFile, open_image, to_mask, to_rgb
+
+    try:
+        im = open_image(path)
+        return to_mask(im) if mask else to_rgb(im)
+    except BadFile as exc:
+        raise DelbenchError(f"{path}: {exc}; run `delbench data verify` on its dataset root") from None
+
+
 def load_image(path: Path, size: int | Sequence[int]) -> torch.Tensor:
     from PIL import Image
 
     h, w = _hw(size)
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        if im.size != (w, h):
-            im = im.resize((w, h), Image.BILINEAR)
-        arr = np.asarray(im, dtype=np.uint8)
+    im = _decode(path, mask=False)
+    if im.size != (w, h):
+        im = im.resize((w, h), Image.BILINEAR)
+    arr = np.asarray(im, dtype=np.uint8)
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0)
 
 
@@ -40,11 +49,10 @@ def load_mask(path: Path, size: int | Sequence[int]) -> torch.Tensor:
     from PIL import Image
 
     h, w = _hw(size)
-    with Image.open(path) as im:
-        im = im.convert("L")
-        if im.size != (w, h):
-            im = im.resize((w, h), Image.NEAREST)
-        arr = np.asarray(im, dtype=np.uint8)
+    im = _decode(path, mask=True)
+    if im.size != (w, h):
+        im = im.resize((w, h), Image.NEAREST)
+    arr = np.asarray(im, dtype=np.uint8)
     # 0/255 and 0/1 masks both map to {0, 1}.
     return torch.from_numpy((arr >= (128 if arr.max() > 1 else 1)).astype(np.float32))[None]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from delbench.atomic import sha256_file
-from delbench.data.checks import BadFile, mask_values, open_image, strict_binary
-from delbench.data.manifest import COLUMNS, ROLES, SPLITS, is_inside, read_manifest
+from delbench.data.checks import BadFile, image_size, mask_values, strict_binary
+from delbench.data.manifest import COLUMNS, ROLES, SPLITS, escaping_links, is_inside, read_manifest
 from delbench.errors import DelbenchError
 
 
@@ -18,7 +18,7 @@ class Problem:
     """One thing wrong with a dataset root: the file (relative to the root) and what is wrong."""
 
     file: str
-    kind: str  # manifest, missing, hash, corrupt, size, mask-size, non-binary-mask
+    kind: str  # manifest, escapes-root, missing, hash, corrupt, unsupported, size, mask-size, non-binary-mask
     message: str
     id: str | None = None
 
@@ -33,11 +33,17 @@ def verify(root: str | Path, *, workers: int | None = None) -> list[Problem]:
     root = Path(root)
     if not root.is_dir():
         raise DelbenchError(f"verify: {root} is not a directory; pass a dataset root")
-    frame = read_manifest(root)
+    frame = read_manifest(root, check_paths=False)
     problems = _contract(frame)
+    if problems and problems[0].message.startswith("missing column"):
+        return problems
+    # Files reached through a link out of the root are reported, never opened.
+    links = list(escaping_links(root, frame))
+    problems += [Problem(rel, "escapes-root", f"{col} {why}", rid) for rid, col, rel, why in links]
+    escaped = {(rid, col) for rid, col, _, _ in links}
     rows = frame.to_dict("records")
     with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1)) as pool:
-        for found in pool.map(lambda r: _check_row(root, r), rows):
+        for found in pool.map(lambda r: _check_row(root, r, escaped), rows):
             problems.extend(found)
     return problems
 
@@ -64,16 +70,18 @@ def _contract(frame: Any) -> list[Problem]:
     return out
 
 
-def _check_row(root: Path, row: dict[str, Any]) -> list[Problem]:
+def _check_row(root: Path, row: dict[str, Any], escaped: set[tuple[str, str]]) -> list[Problem]:
     out: list[Problem] = []
     rid, rel = row["id"], row["path"]
-    if not isinstance(rel, str) or not is_inside(rel):
-        return out  # already reported by the contract check
+    if not isinstance(rel, str) or not is_inside(rel) or (rid, "path") in escaped:
+        return out  # already reported by the contract or link check
     size = _check_file(root, rel, row.get("sha256"), rid, out, image=True)
     if size is not None and (size[0], size[1]) != (row["width"], row["height"]):
         out.append(Problem(rel, "size", f"image is {size[0]}x{size[1]} but the manifest says {row['width']}x{row['height']}", rid))
     mrel = row.get("mask_path")
-    if isinstance(mrel, str) and is_inside(mrel):
+    if (rid, "mask_path") in escaped:
+        pass
+    elif isinstance(mrel, str) and is_inside(mrel):
         _check_mask(root, mrel, row.get("mask_sha256"), rid, size or (row["width"], row["height"]), out)
     elif row.get("role") == "task" and not isinstance(mrel, str):
         out.append(Problem(rel, "manifest", "task row has no mask_path", rid))
@@ -90,7 +98,7 @@ def _check_file(root: Path, rel: str, sha: Any, rid: str, out: list[Problem], *,
     if not image:
         return None
     try:
-        return open_image(path).size
+        return image_size(path)
     except BadFile as exc:
         out.append(Problem(rel, exc.kind, f"image does not decode: {exc}", rid))
         return None

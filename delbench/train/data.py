@@ -18,12 +18,13 @@ Progress = Callable[[float, str], None]
 def _load(root: Path, rel: str, size: int, mask: bool) -> np.ndarray:
     from PIL import Image
 
+    from delbench.data.decode import BadFile, open_image, to_mask, to_rgb
+
     path = root / rel
     try:
-        with Image.open(path) as im:
-            im = im.convert("L" if mask else "RGB").resize((size, size), Image.BILINEAR)
-            arr = np.asarray(im)
-    except OSError as exc:
+        im = open_image(path)
+        arr = np.asarray((to_mask(im) if mask else to_rgb(im)).resize((size, size), Image.BILINEAR))
+    except BadFile as exc:
         raise DelbenchError(f"cannot read image {path} ({exc}); re-create or re-import the dataset") from None
     # Masks may be JPEG-compressed (Kvasir-SEG), so threshold rather than compare with 255.
     return (arr > 127).astype(np.uint8) if mask else arr
@@ -35,7 +36,7 @@ def image_array(root: Path, rows: Any, size: int, cache_dir: Path, *, column: st
     mask = column == "mask_path"
     shas = rows["mask_sha256" if mask else "sha256"].astype(str).tolist()
     rels = rows[column].astype(str).tolist()
-    key = config_hash({"items": list(zip(rels, shas)), "size": size, "mask": mask, "v": 1})
+    key = config_hash({"items": list(zip(rels, shas)), "size": size, "mask": mask, "v": 2})  # v2: 16-bit files scaled, not clipped
     out = Path(cache_dir) / "arrays" / f"{key}.npy"
     if out.is_file():
         return np.load(out, mmap_mode="r", allow_pickle=False)

@@ -77,6 +77,25 @@ def mask(path: Path, seed: int, size: tuple[int, int] = (W, H), low: int = 0, hi
     return path
 
 
+def image16(path: Path, size: tuple[int, int] = (W, H)) -> Path:
+    """A 16-bit greyscale PNG (Pillow mode I;16): a left-to-right ramp over the full 0..65535 range."""
+    arr = np.tile(np.linspace(0, 65535, size[0]).round().astype(np.uint16), (size[1], 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def mask16(path: Path, seed: int, size: tuple[int, int] = (W, H)) -> Path:
+    """A 16-bit greyscale PNG mask with values 0 and 65535."""
+    rng = np.random.default_rng(seed)
+    arr = np.zeros((size[1], size[0]), dtype=np.uint16)
+    x, y = int(rng.integers(2, size[0] // 2)), int(rng.integers(2, size[1] // 2))
+    arr[y : y + size[1] // 3, x : x + size[0] // 3] = 65535
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path)
+    return path
+
+
 def pairs(img_dir: Path, mask_dir: Path, names: list[str], ext: str, mask_ext: str | None = None, mask_name: str = "{}") -> None:
     for i, n in enumerate(names):
         image(img_dir / f"{n}{ext}", seed=hash_seed(img_dir, i))

@@ -49,12 +49,15 @@ def is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTS and not path.name.startswith(".")
 
 
-def walk_images(directory: Path) -> list[Path]:
+def walk_images(directory: Path, links: list[Path] | None = None) -> list[Path]:
     """Every image file under ``directory``, sorted; directory symlinks are not followed (a link
-    out of the tree would otherwise import files the user never meant to share)."""
+    out of the tree would otherwise import files the user never meant to share) but are added to
+    ``links`` so the caller can say so."""
     out: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(directory, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        if links is not None:
+            links.extend(Path(dirpath) / d for d in dirnames if os.path.islink(os.path.join(dirpath, d)))
         out.extend(Path(dirpath) / f for f in filenames if is_image(Path(f)))
     return sorted(out)
 
@@ -114,12 +117,19 @@ def _exists_ci(d: Path, name: str) -> bool:
     return parent.is_dir() and any(c.name.lower() == p.name.lower() for c in parent.iterdir())
 
 
-def mask_index(mask_dir: Path) -> dict[str, Path]:
-    """Mask files in ``mask_dir`` by stem (first by sorted name wins if two share a stem)."""
+def mask_index(mask_dir: Path, exclude: Path | None = None) -> dict[str, Path]:
+    """Mask files under ``mask_dir`` (recursively, leaving out the folder ``exclude``) by their path
+    relative to ``mask_dir`` without the suffix, e.g. ``sub/a`` (first by sorted name wins if two share it)."""
     index: dict[str, Path] = {}
-    for p in list_images(mask_dir):
-        index.setdefault(p.stem, p)
+    for p in walk_images(mask_dir):
+        if exclude is None or not p.is_relative_to(exclude):
+            index.setdefault(_key(p, mask_dir, p.stem), p)
     return index
+
+
+def _key(path: Path, directory: Path, stem: str) -> str:
+    """``stem`` in ``path``'s folder relative to ``directory``: how images pair with masks in subfolders."""
+    return PurePosixPath(rel(path.parent, directory), stem).as_posix()
 
 
 def paired_items(
@@ -133,19 +143,27 @@ def paired_items(
     video: Callable[[Path], str | None] | None = None,
     split: str | None = None,
 ) -> tuple[list[Item], list[str]]:
-    """Task items for every image in ``image_dir``, each paired with its mask in ``mask_dir`` by stem.
+    """Task items for every image under ``image_dir`` (subfolders too), each paired with its mask by
+    stem in the same subfolder of ``mask_dir`` (``images/sub/a.jpg`` with ``masks/sub/a.png``).
 
     An image without a mask is still listed (``mask=None``) so the importer can refuse it by name;
     masks without an image come back as notes.
     """
-    masks = mask_index(mask_dir)
+    # One folder nested in the other (masks=images/masks) must not lend its files to the other side.
+    inner_masks = mask_dir if mask_dir != image_dir and mask_dir.is_relative_to(image_dir) else None
+    inner_images = image_dir if mask_dir != image_dir and image_dir.is_relative_to(mask_dir) else None
+    masks = mask_index(mask_dir, exclude=inner_images)
     patterns = tuple(mask_stems)
     used: set[str] = set()
     items: list[Item] = []
-    for img in list_images(image_dir):
-        match = next((masks[p.format(img.stem)] for p in patterns if p.format(img.stem) in masks), None)
-        if match is not None:
-            used.add(match.stem)
+    links: list[Path] = []
+    images = [p for p in walk_images(image_dir, links) if inner_masks is None or not p.is_relative_to(inner_masks)]
+    for img in images:
+        keys = [_key(img, image_dir, p.format(img.stem)) for p in patterns]
+        key = next((k for k in keys if k in masks), None)
+        match = masks[key] if key is not None else None
+        if key is not None:
+            used.add(key)
         items.append(
             Item(
                 path=rel(img, root),
@@ -159,6 +177,11 @@ def paired_items(
         )
     orphans = sorted(set(masks) - used)
     notes = [f"{len(orphans)} mask(s) in {rel(mask_dir, root)} have no image, e.g. {orphans[0]!r}"] if orphans else []
+    if links:
+        notes.append(
+            f"{len(links)} linked folder(s) under {rel(image_dir, root)} not imported (links are not followed), "
+            f"e.g. {rel(links[0], root)!r}; copy the folder in to import its images"
+        )
     return items, notes
 
 

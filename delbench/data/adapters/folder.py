@@ -20,11 +20,12 @@ class ImageFolder:
 
     ``role=task``::
 
-        SRC/<images>/<name>.<ext>    # options images=images, masks=masks
-        SRC/<masks>/<name>[<mask_suffix>].<ext>
+        SRC/<images>/[<sub>/]<name>.<ext>    # options images=images, masks=masks
+        SRC/<masks>/[<sub>/]<name>[<mask_suffix>].<ext>
 
-    Images and masks are paired by file stem (``mask_suffix=_mask`` for ``<name>_mask.png``); the
-    task is named ``task`` (default: SRC's folder name, lower-case). Splits: hashed train/val/test.
+    Images and masks are paired by file stem within the same subfolder (``mask_suffix=_mask`` for
+    ``<name>_mask.png``); subfolders are read recursively and kept in the ids. The task is named
+    ``task`` (default: SRC's folder name, lower-case). Splits: hashed train/val/test.
     """
 
     name = "folder"

@@ -14,7 +14,8 @@ class KvasirSEG(PairedAdapter):
           masks/<id>.jpg         # JPEG masks: compression noise, thresholded at 128 on import
           kavsir_bboxes.json     # ignored
 
-    Splits: none published; the importer assigns fixed hashed train/val/test splits.
+    Images in subfolders of ``images/`` are read too, paired with masks in the same subfolder of
+    ``masks/``. Splits: none published; the importer assigns fixed hashed train/val/test splits.
     Centre: ``vestre-viken`` (Vestre Viken Health Trust, Norway, like Hyper-Kvasir).
     Citation: Jha D. et al., "Kvasir-SEG: A Segmented Polyp Dataset", MMM 2020.
     """
