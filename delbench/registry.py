@@ -46,8 +46,11 @@ class Entry:
             "source_sha256": implementation_hash(self.factory),
         }
 
-    def create(self, **params: Any) -> Any:
-        """Instantiate with ``params``; an unknown parameter is a clear error naming the accepted ones."""
+    def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` checked and converted to the factory's annotated types (``delbench.paramtypes``);
+        an unknown or ill-typed parameter is a one-line error naming it and what is accepted."""
+        from delbench.paramtypes import coerce_params
+
         accepted = self.params()
         unknown = sorted(set(params) - set(accepted))
         if unknown:
@@ -55,7 +58,15 @@ class Entry:
                 f"{self.kind} {self.name!r} has no parameter {', '.join(map(repr, unknown))}; "
                 f"accepted: {', '.join(accepted) or '(none)'}"
             )
-        return self.factory(**params)
+        return coerce_params(self.kind, self.name, self.factory, params)
+
+    def filled_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Every parameter a run uses: the defaults, overridden by ``params`` (checked)."""
+        return {**self.params(), **self.check_params(params)}
+
+    def create(self, **params: Any) -> Any:
+        """Instantiate with ``params``, checked first (see ``check_params``)."""
+        return self.factory(**self.check_params(params))
 
 
 @dataclass

@@ -13,8 +13,8 @@ from delbench import __version__
 from delbench.atomic import sha256_file
 from delbench.errors import DelbenchError
 from delbench.selection import ProgressFn, SelectionRequest, _no_progress, run_selector
-from delbench.subset import write_subset
-from delbench.vectors import load_embeddings, read_sidecar
+from delbench.subset import subset_paths, write_subset
+from delbench.vectors import load_embeddings, read_sidecar, sidecar_path
 
 
 def load_pool(manifest: str | Path, n: int | None = None) -> "Any":
@@ -38,13 +38,38 @@ def image_loader(root: Path, pool: Any) -> Any:
         return None
 
     def load(indices: Sequence[int]) -> Iterator[np.ndarray]:
-        from PIL import Image
+        from delbench.data.decode import BadFile, read_rgb
 
         for i in indices:
-            with Image.open(root / paths[int(i)]) as im:
-                yield np.asarray(im.convert("RGB"))
+            try:
+                yield read_rgb(root / paths[int(i)])
+            except BadFile as exc:
+                raise DelbenchError(f"{root / paths[int(i)]}: {exc}; run `delbench data verify {root}`") from None
 
     return load
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and a.samefile(b)  # hard links
+    except OSError:
+        return False
+
+
+def check_outputs(outputs: Sequence[str | Path], embeddings: str | Path, pool_manifest: str | Path | None) -> None:
+    """Refuse an output (a subset, its sidecar or its reasons file) that would overwrite an input."""
+    inputs = {"--embeddings": [Path(embeddings), sidecar_path(embeddings)]}
+    if pool_manifest is not None:
+        inputs["--pool"] = [Path(pool_manifest)]
+    for out in outputs:
+        for written in subset_paths(out):
+            for option, paths in inputs.items():
+                for path in paths:
+                    if _same_file(written, path):
+                        raise DelbenchError(f"--out {out}: writing {written} would overwrite the {option} input "
+                                            f"{path}; choose another output path")
 
 
 def peak_rss_mb() -> float:
@@ -68,6 +93,7 @@ def run_select(
 
     if len(ratios) != len(outputs):
         raise ValueError("one output path per ratio")
+    check_outputs(outputs, embeddings, pool_manifest)
     entry = get_plugins().selectors.get(name)
     selector = entry.create(**(params or {}))
     emb = load_embeddings(embeddings)
@@ -93,7 +119,7 @@ def run_select(
             "plugin_version": entry.version,
             "implementation": implementation,
             "delbench_version": __version__,
-            "params": {**entry.params(), **(params or {})},
+            "params": entry.filled_params(params or {}),
             "ratio_target": float(ratio),
             "n": int(emb.shape[0]),
             "seed": int(seed),

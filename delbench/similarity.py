@@ -282,6 +282,11 @@ class ClusterOptions:
 
     def scores(self, embeddings: np.ndarray, seed: int,
                progress: Callable[[float, str], None] | None = None) -> ClusterScores:
-        k = None if self.k is None else min(int(self.k), embeddings.shape[0])
+        n = embeddings.shape[0]
+        if self.k is not None and int(self.k) > n:
+            # clipping k silently would run (and record) a different method than the one asked for
+            raise DelbenchError(f"{self.owner}: k={self.k!r} clusters exceeds the pool size ({n} items); "
+                                f"give k <= {n} or omit it for sqrt(N)")
+        k = None if self.k is None else int(self.k)
         return cluster_scores(embeddings, k, seed=seed, niter=int(self.niter), nredo=int(self.nredo),
                               train_per_centroid=int(self.train_per_centroid), progress=progress)

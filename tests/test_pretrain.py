@@ -79,9 +79,9 @@ def test_killed_subprocess_resumes(root: Path, tmp_path: Path) -> None:
     args = [sys.executable, "-c", code, "pretrain", str(root), "--protocol", str(toml), "--seed", "3",
             "--cache", str(tmp_path / "c"), "--stop-after", "7"]
     subprocess.run(args, check=True, capture_output=True)
-    work = next((tmp_path / "c" / "pretrain").glob("*.work"))
+    work = next((tmp_path / "c" / "stages" / "pretrain").glob("*.work"))
     assert sorted(f.name for f in work.glob("step_*.json")) == ["step_0000007.json"]
-    resumed = pretrain(root, p, tmp_path / "c", subset=None, seed=3)
+    resumed = pretrain(root, p, tmp_path / "c" / "stages", subset=None, seed=3)
     whole = pretrain(root, p, tmp_path / "w", subset=None, seed=3)
     assert _same(whole.checkpoint, resumed.checkpoint)
     assert not work.exists()
@@ -145,7 +145,7 @@ def test_torchrun_two_cpu_processes(root: Path, tmp_path: Path) -> None:
                           str(root), "--protocol", str(toml), "--seed", "0", "--cache", str(tmp_path / "c")],
                          capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
-    (done,) = [d for d in (tmp_path / "c" / "pretrain").iterdir() if (d / "stage.json").is_file()]
+    (done,) = [d for d in (tmp_path / "c" / "stages" / "pretrain").iterdir() if (d / "stage.json").is_file()]
     import json
 
     meta = json.loads((done / "meta.json").read_text())

@@ -16,13 +16,14 @@ from delbench.cli.params import parse_params
 @click.option("--tasks", help="Comma-separated downstream tasks (default: all).")
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory (default: runs/PROTOCOL-SELECTORS).")
 @click.option("--param", "params", multiple=True, help="Selector parameter SELECTOR.KEY=VALUE (repeatable).")
+@click.option("--set", "overrides", multiple=True, help="Override a protocol key, e.g. --set pretrain.lr=1e-3 (repeatable).")
 @click.option("--cache", type=click.Path(path_type=Path), help="Cache of datasets and stages (default: $DELBENCH_CACHE or ~/.cache/delbench).")
 @click.option("--jobs", default=None, type=int, help="Worker processes for pre-train/evaluate units (default: one per CPU, at most 4).")
 @click.option("--cross/--no-cross", default=False, show_default=True, help="Also run the cross-dataset matrix.")
 @click.option("--no-plots", is_flag=True, help="Skip plots and galleries (tables only).")
 def compare(selectors: tuple[str, ...], protocol: str, data: Path | None, ratios: str | None, seeds: str | None,
-            tasks: str | None, out: Path | None, params: tuple[str, ...], cache: Path | None, jobs: int | None,
-            cross: bool, no_plots: bool) -> None:
+            tasks: str | None, out: Path | None, params: tuple[str, ...], overrides: tuple[str, ...],
+            cache: Path | None, jobs: int | None, cross: bool, no_plots: bool) -> None:
     """Run SELECTORS head-to-head under one protocol and print comparison tables.
 
     With no options: the smoke protocol on the synthetic DataDEL. Rerunning resumes: only stages whose
@@ -41,6 +42,7 @@ def compare(selectors: tuple[str, ...], protocol: str, data: Path | None, ratios
         ratios=parse_ratios(ratios), seeds=parse_seeds(seeds),
         tasks=tuple(t for t in tasks.split(",") if t) if tasks else None,
         params=split_params(parse_params(params), tuple(dict.fromkeys(selectors))), cache=cache, jobs=default_jobs(jobs), cross=cross,
+        overrides=parse_params(overrides, "--set"),
     )
     console = Console()
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -59,4 +61,14 @@ def compare(selectors: tuple[str, ...], protocol: str, data: Path | None, ratios
         )
     for grid in render_run(run_dir, plots=not no_plots):
         console.print(to_rich(grid))
+    console.print(stage_counts(run_dir), soft_wrap=True)
     console.print(f"run directory: {run_dir}")
+
+
+def stage_counts(run_dir: Path) -> str:
+    """``stages: select 2 reused, 0 computed; ...`` from run.json: what this invocation took from the cache."""
+    import json
+
+    counts = json.loads((run_dir / "run.json").read_text()).get("stages", {})
+    return "stages: " + "; ".join(f"{stage} {counts[stage]['reused']} reused, {counts[stage]['computed']} computed"
+                                   for stage in ("select", "pretrain", "evaluate") if stage in counts)

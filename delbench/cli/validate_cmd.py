@@ -14,9 +14,10 @@ import click
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory (default: runs/validate-PROTOCOL).")
 @click.option("--cache", type=click.Path(path_type=Path), help="Cache of datasets and stages (default: $DELBENCH_CACHE or ~/.cache/delbench).")
 @click.option("--jobs", default=None, type=int, help="Worker processes (default: one per CPU, at most 4).")
+@click.option("--set", "overrides", multiple=True, help="Override a protocol key, e.g. --set finetune.steps=100 (repeatable).")
 @click.option("--no-plots", is_flag=True, help="Skip plots and galleries (tables only).")
 def validate(protocol: str, data: Path | None, ratios: str, seeds: str | None, tasks: str | None, out: Path | None,
-             cache: Path | None, jobs: int | None, no_plots: bool) -> None:
+             cache: Path | None, jobs: int | None, overrides: tuple[str, ...], no_plots: bool) -> None:
     """Check that PROTOCOL ranks data by quality: oracle > random > adversary beyond seed noise.
 
     Runs the ground-truth reference selectors `oracle` and `adversary` beside `random` (and the `full`
@@ -27,6 +28,7 @@ def validate(protocol: str, data: Path | None, ratios: str, seeds: str | None, t
     """
     from rich.console import Console
 
+    from delbench.cli.params import parse_params
     from delbench.compare.plan import CompareConfig, default_jobs, parse_ratios, parse_seeds
     from delbench.compare.runner import run_compare
     from delbench.compare.results import read_results
@@ -41,7 +43,7 @@ def validate(protocol: str, data: Path | None, ratios: str, seeds: str | None, t
     config = CompareConfig(
         selectors=SELECTORS, protocol=protocol, out=out or Path("runs") / f"validate-{proto.name}", data=data,
         ratios=wanted, seeds=parse_seeds(seeds), tasks=tuple(t for t in tasks.split(",") if t) if tasks else None,
-        cache=cache, jobs=default_jobs(jobs),
+        cache=cache, jobs=default_jobs(jobs), overrides=parse_params(overrides, "--set"),
     )
     console = Console()
     with console.status("validate: running oracle, random, adversary, full and scratch") as status:

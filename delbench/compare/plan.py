@@ -6,13 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from delbench.cachedir import default_cache
 from delbench.errors import DelbenchError
-
-
-def default_cache() -> Path:
-    """Where datasets and stage outputs are cached across runs: $DELBENCH_CACHE or ~/.cache/delbench."""
-    env = os.environ.get("DELBENCH_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "delbench"
 
 
 def default_jobs(jobs: int | None) -> int:
@@ -37,12 +32,84 @@ class CompareConfig:
     cache: Path | None = None
     jobs: int = 1
     cross: bool = False
+    overrides: dict[str, Any] = field(default_factory=dict)  # --set section.key=value
 
     def run_dir(self) -> Path:
         return self.out or Path("runs") / f"{Path(self.protocol).stem}-{'-'.join(self.selectors)}"
 
     def cache_dir(self) -> Path:
         return self.cache or default_cache()
+
+    def load_protocol(self) -> Any:
+        """The protocol with ``--set`` overrides applied (what the hash, the stages and run.json see)."""
+        from delbench.protocol import load_protocol
+
+        protocol = load_protocol(self.protocol)
+        return protocol.with_overrides(self.overrides) if self.overrides else protocol
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A configuration whose every option was checked before any work: what the run will use."""
+
+    protocol: Any
+    ratios: tuple[float, ...]
+    seeds: tuple[int, ...]
+    tasks: tuple[str, ...] | None  # None: the protocol's tasks, or every task of the data
+    params: dict[str, dict[str, Any]]  # as given, converted to the selectors' parameter types
+    filled: dict[str, dict[str, Any]]  # with every default filled in, for run.json
+
+
+def check_config(config: CompareConfig) -> Checked:
+    """Check selectors, parameters, protocol, ratios, seeds and tasks; fail with one line before any
+    data is generated, embedded or trained (so a typo costs nothing and leaves no run directory)."""
+    from delbench.plugins import get_plugins
+
+    registry = get_plugins().selectors
+    entries = {sel: registry.get(sel) for sel in config.selectors}  # an unknown name fails here
+    unknown = sorted(set(config.params) - set(config.selectors))
+    if unknown:
+        raise DelbenchError(f"--param {unknown[0]}.*: selector {unknown[0]!r} is not part of this run "
+                            f"({', '.join(config.selectors)})")
+    params = {sel: entries[sel].check_params(config.params.get(sel, {})) for sel in config.selectors}
+    for sel, entry in entries.items():
+        entry.create(**params[sel])  # the selector's own checks of its values; creating one is cheap
+    protocol = config.load_protocol()
+    ratios = tuple(config.ratios or protocol.select.ratios)
+    bad = [r for r in ratios if not 0 < r <= 1]
+    if bad:
+        raise DelbenchError(f"--ratios: {bad[0]:g} is not in (0, 1]")
+    seeds = tuple(config.seeds or protocol.seeds)
+    if not seeds:
+        raise DelbenchError("--seeds: give at least one seed")
+    present, where = available_tasks(config)
+    if config.tasks:
+        missing = [t for t in config.tasks if t not in present]
+        if missing:
+            raise DelbenchError(f"--tasks: task {missing[0]!r} is not in {where} (available: {', '.join(present)})")
+    else:
+        missing = [t for t in protocol.tasks.names if t not in present]
+        if missing:
+            raise DelbenchError(f"{protocol.source or protocol.name}: [tasks] names lists {missing[0]!r}, not in {where} "
+                                f"(available: {', '.join(present)}); pick tasks with --tasks")
+    return Checked(protocol, ratios, seeds, tuple(config.tasks) if config.tasks else None, params,
+                   {sel: {**entries[sel].params(), **params[sel]} for sel in config.selectors})
+
+
+def available_tasks(config: CompareConfig) -> tuple[list[str], str]:
+    """The task names the run's data holds and where they come from, without generating anything:
+    ``--data``'s manifest, or the fixed task list of the synthetic DataDEL."""
+    if config.data is None:
+        from delbench.data.synth.tasks import TASKS
+
+        return sorted(t.name for t in TASKS), "the synthetic DataDEL"
+    manifest = Path(config.data) / "manifest.parquet"
+    if not manifest.is_file():
+        raise DelbenchError(f"--data {config.data}: no manifest.parquet there; create it with `delbench data import`")
+    from delbench.data.manifest import read_manifest
+    from delbench.train.evaluate import all_tasks
+
+    return all_tasks(read_manifest(manifest)), str(manifest)
 
 
 @dataclass(frozen=True)

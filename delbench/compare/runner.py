@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Callable
@@ -50,9 +50,11 @@ def select_key(selector: str, implementation: dict[str, str], params: dict[str, 
 
 
 def select_all(config: CompareConfig, root: Path, embeddings: Path, ratios: tuple[float, ...],
-               seeds: tuple[int, ...], run_dir: Path, progress: Progress) -> list[Unit]:
+               seeds: tuple[int, ...], run_dir: Path, progress: Progress,
+               counts: dict[str, dict[str, int]] | None = None) -> list[Unit]:
     """Run every selector once per seed for all ratios (one pass where it can), cached; copy the
-    subsets into the run directory, and return the pre-train units they define."""
+    subsets into the run directory, and return the pre-train units they define. ``counts["select"]``,
+    when given, is told how many select stages were reused and how many computed."""
     from delbench.plugins import get_plugins
     from delbench.select_stage import run_select
 
@@ -60,6 +62,7 @@ def select_all(config: CompareConfig, root: Path, embeddings: Path, ratios: tupl
     sizes = np.array([(root / p).stat().st_size for p in pool["path"]], dtype=np.int64)
     emb_sha = sha256_file(embeddings)
     registry = get_plugins().selectors
+    tally = (counts if counts is not None else {}).setdefault("select", {"reused": 0, "computed": 0})
     units = []
     for sel in config.selectors:
         implementation = registry.get(sel).implementation()  # once per selector: it hashes source files
@@ -67,6 +70,7 @@ def select_all(config: CompareConfig, root: Path, embeddings: Path, ratios: tupl
             params = config.params.get(sel, {})
             key = select_key(sel, implementation, params, emb_sha, seed, ratios)
             stage = config.cache_dir() / "stages" / "select" / config_hash(key)
+            tally["reused" if is_done(stage) else "computed"] += 1
             if not is_done(stage):
                 progress(f"select {sel} seed {seed}", 0.0)
                 with build_stage(stage, key) as tmp:
@@ -90,38 +94,48 @@ def select_all(config: CompareConfig, root: Path, embeddings: Path, ratios: tupl
     return units
 
 
-def run_unit(root: str, protocol_ref: str, cache: str, unit: Unit, tasks: list[str] | None,
+def run_unit(root: str, protocol: dict[str, Any], cache: str, unit: Unit, tasks: list[str] | None,
              cross: bool, progress: Progress | None = None) -> dict[str, Any]:
-    """Pre-train (unless scratch) and evaluate one unit; importable top-level so worker processes can run it."""
-    from delbench.protocol import load_protocol
-    from delbench.train.evaluate import evaluate
-    from delbench.train.pretrain import pretrain
+    """Pre-train (unless scratch) and evaluate one unit; importable top-level so worker processes can run it.
+
+    ``protocol`` is the run's protocol as ``Protocol.to_dict()`` (``--set`` overrides applied), rebuilt
+    here: a worker that reloaded the protocol by name would silently drop the overrides."""
+    from delbench.data.manifest import read_manifest
+    from delbench.protocol import from_dict
+    from delbench.train.evaluate import evaluate, finetuned_dir, resolve_tasks
+    from delbench.train.pretrain import pretrain, pretrain_dir
 
     say = progress or (lambda message, fraction: None)
-    protocol = load_protocol(protocol_ref)
+    proto = from_dict(protocol, where=f"protocol {protocol['name']}")
     stages = Path(cache) / "stages"
+    counts = {"pretrain": {"reused": 0, "computed": 0}, "evaluate": {"reused": 0, "computed": 0}}
     checkpoint, steps, seconds = None, 0, 0.0
     if unit.pretrain:
         subset = np.load(unit.subset) if unit.subset is not None else None
-        result = pretrain(Path(root), protocol, stages, subset=subset, seed=unit.seed,
+        done = is_done(pretrain_dir(Path(root), proto, stages, subset=subset, seed=unit.seed))
+        counts["pretrain"]["reused" if done else "computed"] += 1
+        result = pretrain(Path(root), proto, stages, subset=subset, seed=unit.seed,
                           progress=lambda f, m="": say(f"pretrain {unit.selector} R={unit.ratio_target:g} s{unit.seed} {m}", f))
         checkpoint, steps, seconds = result.checkpoint, int(result.steps), float(result.seconds)
-    rows = evaluate(Path(root), protocol, stages, checkpoint=checkpoint, seed=unit.seed, tasks=tasks,
+    for task in resolve_tasks(read_manifest(Path(root)), proto, tasks, Path(root)):
+        done = is_done(finetuned_dir(Path(root), proto, stages, checkpoint=checkpoint, task=task, seed=unit.seed))
+        counts["evaluate"]["reused" if done else "computed"] += 1
+    rows = evaluate(Path(root), proto, stages, checkpoint=checkpoint, seed=unit.seed, tasks=tasks,
                     progress=lambda f, m="": say(f"evaluate {unit.selector} R={unit.ratio_target:g} s{unit.seed} {m}", f))
-    out: dict[str, Any] = {"rows": rows, "pretrain_steps": steps, "pretrain_seconds": seconds}
+    out: dict[str, Any] = {"rows": rows, "pretrain_steps": steps, "pretrain_seconds": seconds, "counts": counts}
     if cross:
         from delbench.train.crossdata import cross_dataset
 
-        out["cross"] = cross_dataset(Path(root), protocol, stages, checkpoint=checkpoint, seed=unit.seed, tasks=tasks).to_dict("records")
+        out["cross"] = cross_dataset(Path(root), proto, stages, checkpoint=checkpoint, seed=unit.seed, tasks=tasks).to_dict("records")
     return out
 
 
-def execute(units: list[Unit], config: CompareConfig, root: Path, tasks: list[str] | None,
+def execute(units: list[Unit], config: CompareConfig, protocol: Any, root: Path, tasks: list[str] | None,
             progress: Progress, done: Callable[[Unit], None]) -> dict[Unit, dict[str, Any]]:
     """Run units in-process (jobs=1) or in ``jobs`` worker processes; each trains single-threaded
     (``DELBENCH_THREADS``), so results do not depend on ``jobs``."""
     out: dict[Unit, dict[str, Any]] = {}
-    args = (str(root), config.protocol, str(config.cache_dir()))
+    args = (str(root), protocol.to_dict(), str(config.cache_dir()))
     if config.jobs <= 1:
         for unit in units:
             out[unit] = run_unit(*args, unit, tasks, config.cross, progress=progress)
@@ -139,20 +153,17 @@ def execute(units: list[Unit], config: CompareConfig, root: Path, tasks: list[st
 
 def run_compare(config: CompareConfig, progress: Progress | None = None,
                 on_total: Callable[[int], None] | None = None, done: Callable[[Unit], None] | None = None) -> Path:
-    """Run the comparison and write the run directory; returns its path."""
+    """Run the comparison and write the run directory; returns its path. Every option is checked
+    (``check_config``) before any work, and the run directory is created only after that."""
+    from delbench.compare.plan import check_config
     from delbench.compare.results import write_results
-    from delbench.plugins import get_plugins
-    from delbench.protocol import load_protocol
     from delbench.train.embed import embed_pool
 
     say = progress or (lambda message, fraction: None)
-    registry = get_plugins().selectors
-    for sel in config.selectors:
-        registry.get(sel)  # an unknown name fails before any work
-    protocol = load_protocol(config.protocol)
-    ratios = config.ratios or tuple(protocol.select.ratios)
-    seeds = config.seeds or tuple(protocol.seeds)
-    tasks = list(config.tasks) if config.tasks else None
+    checked = check_config(config)
+    config = replace(config, params=checked.params)
+    protocol, ratios, seeds = checked.protocol, checked.ratios, checked.seeds
+    tasks = list(checked.tasks) if checked.tasks else None
     run_dir = config.run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -160,13 +171,19 @@ def run_compare(config: CompareConfig, progress: Progress | None = None,
     say("embedding the pool", 0.0)
     embeddings = embed_pool(root, protocol, config.cache_dir() / "stages",
                             progress=lambda f, m="": say(f"embed {m}", f))
-    units = select_all(config, root, embeddings, ratios, seeds, run_dir, say)
+    counts: dict[str, dict[str, int]] = {}
+    units = select_all(config, root, embeddings, ratios, seeds, run_dir, say, counts)
     if on_total:
         on_total(len(units))
-    outcome = execute(units, config, root, tasks, say, done or (lambda u: None))
+    outcome = execute(units, config, protocol, root, tasks, say, done or (lambda u: None))
+    for got in outcome.values():
+        for stage, tally in got["counts"].items():
+            for kind, n in tally.items():
+                counts.setdefault(stage, {"reused": 0, "computed": 0})[kind] += n
     write_results(run_dir, protocol, units, outcome, extra={
         "selectors": list(config.selectors), "ratios": list(ratios), "seeds": list(seeds), "tasks": tasks,
-        "params": config.params, "data_root": str(root), "manifest_sha256": sha256_file(root / "manifest.parquet"),
-        "embeddings": str(embeddings), "cross": config.cross, "wall_seconds": time.perf_counter() - start,
+        "params": checked.filled, "overrides": dict(config.overrides), "data_root": str(root),
+        "manifest_sha256": sha256_file(root / "manifest.parquet"), "embeddings": str(embeddings),
+        "cross": config.cross, "stages": counts, "wall_seconds": time.perf_counter() - start,
     })
     return run_dir
