@@ -54,7 +54,13 @@ def format_signature(func: Callable[..., Any]) -> str:
     """``name(param: Type, ...) -> Return`` as written in the source, built from ``inspect.signature``."""
     sig = inspect.signature(func)
     params = []
-    for p in sig.parameters.values():
+    kinds = [p.kind for p in sig.parameters.values()]
+    for i, p in enumerate(sig.parameters.values()):
+        # the bare markers Python needs: `/` after positional-only, `*` before keyword-only (unless *args)
+        if i and kinds[i - 1] is p.POSITIONAL_ONLY and p.kind is not p.POSITIONAL_ONLY:
+            params.append("/")
+        if p.kind is p.KEYWORD_ONLY and p.VAR_POSITIONAL not in kinds and (i == 0 or kinds[i - 1] is not p.KEYWORD_ONLY):
+            params.append("*")
         text = p.name
         if p.kind is p.VAR_POSITIONAL:
             text = "*" + text
@@ -66,6 +72,8 @@ def format_signature(func: Callable[..., Any]) -> str:
         if p.default is not p.empty:
             text += f" = {p.default!r}" if ann else f"={p.default!r}"
         params.append(text)
+    if kinds and kinds[-1] is inspect.Parameter.POSITIONAL_ONLY:
+        params.append("/")
     ret = _annotation(sig.return_annotation)
     return f"{func.__name__}({', '.join(params)})" + (f" -> {ret}" if ret else "")
 

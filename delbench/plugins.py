@@ -10,6 +10,7 @@ Environment switches:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import sys
 from dataclasses import dataclass
@@ -34,17 +35,21 @@ class PluginInfo:
     package: str
     version: str
     hooks: tuple[str, ...]
+    path: str = ""  # the file the plugin was loaded from: tells an installed copy from a checkout
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "package": self.package, "version": self.version, "hooks": list(self.hooks)}
+        return {"name": self.name, "package": self.package, "version": self.version, "hooks": list(self.hooks),
+                "path": self.path}
 
 
 class Plugins:
     """A loaded plugin manager with the selector and dataset registries its hooks filled."""
 
-    def __init__(self, pm: pluggy.PluginManager, origins: dict[str, tuple[str, str]]) -> None:
+    def __init__(self, pm: pluggy.PluginManager, origins: dict[str, tuple[str, str]],
+                 replacing: frozenset[str] = frozenset()) -> None:
         self.pm = pm
         self._origins = origins
+        self._replacing = replacing  # plugins whose registrations override installed names
         self._registries: dict[str, Registry[Any]] = {}
 
     def info(self) -> list[PluginInfo]:
@@ -52,8 +57,12 @@ class Plugins:
         for name, plugin in sorted(self.pm.list_name_plugin()):
             package, version = self._origins.get(name, ("?", "?"))
             hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(plugin) or []))
-            out.append(PluginInfo(name, package, version, hooks))
+            out.append(PluginInfo(name, package, version, hooks, plugin_path(plugin)))
         return out
+
+    def paths(self) -> dict[str, str]:
+        """Plugin name -> the file it was loaded from."""
+        return {name: plugin_path(plugin) for name, plugin in self.pm.list_name_plugin()}
 
     @property
     def selectors(self) -> Registry[Any]:
@@ -67,11 +76,13 @@ class Plugins:
         if hook not in self._registries:
             registry: Registry[Any] = Registry(kind)
             plugins = self.pm.get_plugins()
+            # Replacing plugins go last, so what they register overrides rather than clashes.
+            ordered = sorted(self.pm.list_name_plugin(), key=lambda item: item[0] in self._replacing)
             # One plugin at a time, so a failure or a duplicate name is pinned on the plugin at fault.
-            for name, plugin in self.pm.list_name_plugin():
+            for name, plugin in ordered:
                 caller = self.pm.subset_hook_caller(hook, [p for p in plugins if p is not plugin])
                 package, version = self._origins.get(name, ("?", "?"))
-                register = _make_register(registry, kind, name, package, version)
+                register = _make_register(registry, kind, name, package, version, replace=name in self._replacing)
                 try:
                     caller(register=register)
                 except Exception as exc:  # noqa: BLE001 - any failure becomes one clear line
@@ -80,13 +91,25 @@ class Plugins:
         return self._registries[hook]
 
 
-def _make_register(registry: Registry[Any], kind: str, plugin: str, package: str, version: str) -> Callable[..., None]:
+def plugin_path(plugin: object) -> str:
+    """The source file of a plugin: a module's own file, else the file defining its class."""
+    target = plugin if inspect.ismodule(plugin) or inspect.isclass(plugin) else type(plugin)
+    try:
+        path = inspect.getsourcefile(target) or inspect.getfile(target)  # type: ignore[arg-type]
+    except (TypeError, OSError):  # built-in or generated objects have no file
+        return ""
+    return os.path.realpath(path)
+
+
+def _make_register(registry: Registry[Any], kind: str, plugin: str, package: str, version: str,
+                   replace: bool = False) -> Callable[..., None]:
     def register(factory: Callable[..., Any], name: str | None = None, description: str | None = None) -> None:
         entry_name = name or getattr(factory, "name", None)
         if not entry_name or not isinstance(entry_name, str):
             raise DelbenchError(f"registered {kind} {factory!r} has no name: set a `name` attribute or pass name=")
         doc = description or (getattr(factory, "__doc__", None) or "").strip().splitlines()[:1]
-        registry.add(Entry(kind, entry_name, factory, doc if isinstance(doc, str) else "".join(doc), plugin, package, version))
+        registry.add(Entry(kind, entry_name, factory, doc if isinstance(doc, str) else "".join(doc), plugin, package, version),
+                     replace=replace)
 
     return register
 
@@ -99,7 +122,7 @@ def _plugin_error(name: str, package: str, exc: BaseException) -> DelbenchError:
     )
 
 
-_extra: list[tuple[str, object]] = []
+_extra: list[tuple[str, object, bool]] = []  # (name, plugin, replace)
 _current: Plugins | None = None
 
 
@@ -130,7 +153,7 @@ def load_plugins(*, autoload: bool | None = None, only: list[str] | None = None)
             except Exception as exc:  # noqa: BLE001
                 raise _plugin_error(ep.name, package, exc) from exc
             origins[ep.name] = (package, version)
-    for name, plugin in _extra:
+    for name, plugin, _ in _extra:
         pm.register(plugin, name=name)
         origins[name] = (getattr(plugin, "__package__", None) or "(in code)", "-")
     try:
@@ -141,7 +164,7 @@ def load_plugins(*, autoload: bool | None = None, only: list[str] | None = None)
     if os.environ.get(ENV_TRACE, "").strip():
         pm.trace.root.setwriter(sys.stderr.write)
         pm.enable_tracing()
-    return Plugins(pm, origins)
+    return Plugins(pm, origins, frozenset(name for name, _, replace in _extra if replace))
 
 
 def get_plugins() -> Plugins:
@@ -159,12 +182,18 @@ def reset() -> None:
 
 
 @contextlib.contextmanager
-def temporary_plugin(plugin: object, name: str) -> Iterator[Plugins]:
-    """Register ``plugin`` (a module or object with hookimpls) for the duration of the block."""
-    _extra.append((name, plugin))
+def temporary_plugin(plugin: object, name: str, *, replace: bool = False) -> Iterator[Plugins]:
+    """Register ``plugin`` (a module or object with hookimpls) for the duration of the block.
+
+    With ``replace``, what it registers overrides entries of the same name from other plugins instead
+    of clashing with them (a development copy tested under an installed selector's name); the
+    others' remaining registrations are untouched, and everything is back after the block.
+    """
+    item = (name, plugin, replace)
+    _extra.append(item)
     reset()
     try:
         yield get_plugins()
     finally:
-        _extra.remove((name, plugin))
+        _extra.remove(item)
         reset()

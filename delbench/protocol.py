@@ -1,4 +1,4 @@
-"""Protocols: ``protocols/<name>.toml`` loaded into frozen dataclasses.
+"""Protocols: ``delbench/protocols/<name>.toml`` loaded into frozen dataclasses.
 
 A protocol fixes everything that makes selectors comparable: data scale, embedder, ratios, the
 pre-training objective and its equal-compute budget, the fine-tuning recipe, tasks, seeds and the
@@ -22,11 +22,13 @@ else:  # Python 3.10
 from delbench.cache import config_hash
 from delbench.errors import DelbenchError
 
-PROTOCOL_DIR = Path(__file__).resolve().parent.parent / "protocols"
-OBJECTIVES = ("inpaint", "mae")
+# Package data, so an installed wheel has them too; the checkout's top-level `protocols` links here.
+PROTOCOL_DIR = Path(__file__).resolve().parent / "protocols"
+OBJECTIVES = ("inpaint", "mae", "contrastive")
 ARCHS = ("unet", "smp_unet", "smp_fpn", "vit")
-HEADS = {"unet": ("unet", "hypercolumn"), "smp_unet": ("unet",), "smp_fpn": ("unet",), "vit": ("mlp", "fpn")}
+HEADS = {"unet": ("unet", "hypercolumn", "pyramid"), "smp_unet": ("unet",), "smp_fpn": ("unet",), "vit": ("mlp", "fpn")}
 DEVICES = ("auto", "cpu", "cuda")
+LOSSES = ("dice+bce", "dice", "bce", "balanced-bce")
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,7 @@ def validate(p: Protocol, where: str) -> None:
     _need(pt.objective in OBJECTIVES, where, "[pretrain] objective", f"must be one of {OBJECTIVES}")
     _need(pt.arch in ARCHS, where, "[pretrain] arch", f"must be one of {ARCHS}")
     _need(pt.objective != "mae" or pt.arch == "vit", where, "[pretrain] objective", "'mae' needs arch = 'vit'")
+    _need(pt.objective != "contrastive" or pt.arch == "unet", where, "[pretrain] objective", "'contrastive' needs arch = 'unet'")
     _need(pt.arch not in ("vit", "smp_unet", "smp_fpn") or bool(pt.encoder), where, "[pretrain] encoder",
           f"must name a model for arch {pt.arch!r}")
     for key in ("image_size", "batch_size", "width", "checkpoint_every", "mask_patch", "decoder_dim"):
@@ -226,7 +229,7 @@ def validate(p: Protocol, where: str) -> None:
     _need(pt.device in DEVICES, where, "[pretrain] device", f"must be one of {DEVICES}")
     _need(ft.head in HEADS[pt.arch], where, "[finetune] head", f"must be one of {HEADS[pt.arch]} for arch {pt.arch!r}")
     _need(ft.mode in ("full", "frozen", "probe"), where, "[finetune] mode", "must be 'full', 'frozen' or 'probe'")
-    _need(ft.loss in ("dice+bce", "dice", "bce"), where, "[finetune] loss", "must be 'dice+bce', 'dice' or 'bce'")
+    _need(ft.loss in LOSSES, where, "[finetune] loss", f"must be one of {LOSSES}")
     for key in ("steps", "batch_size", "eval_every"):
         _need(getattr(ft, key) > 0, where, f"[finetune] {key}", "must be > 0")
     _need(ft.labels >= 0, where, "[finetune] labels", "must be >= 0 (0 = all)")

@@ -74,9 +74,10 @@ class Registry(Generic[T]):
     kind: str
     _entries: dict[str, Entry] = field(default_factory=dict)
 
-    def add(self, entry: Entry) -> None:
-        if entry.name in self._entries:
-            prev = self._entries[entry.name]
+    def add(self, entry: Entry, replace: bool = False) -> None:
+        """Add ``entry``; a name already taken is an error, unless ``replace`` and another plugin took it."""
+        prev = self._entries.get(entry.name)
+        if prev is not None and not (replace and prev.plugin != entry.plugin):
             raise DelbenchError(
                 f"{self.kind} {entry.name!r} is already registered by plugin {prev.plugin!r} "
                 f"(from package {prev.package})"

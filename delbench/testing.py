@@ -22,6 +22,13 @@ import numpy as np
 from delbench.errors import DelbenchError
 from delbench.selection import Selection, SelectionRequest, run_selector, validate_selection
 
+# The public helpers, each documented with its signature in docs/writing-a-selector.md (tested); the
+# pytest fixtures join them below when pytest is importable.
+__all__ = [
+    "CONTRACT_RATIOS", "CONTRACT_SEED", "check_selector", "registered_selector", "make_request", "make_embeddings",
+    "make_pool", "make_image_loader",
+]
+
 CONTRACT_RATIOS: tuple[float, ...] = (0.05, 0.2, 0.5, 1.0)
 CONTRACT_SEED = 3
 
@@ -88,11 +95,15 @@ def make_request(ratio: float, seed: int = 0, n: int = 600, d: int = 32, data_se
 
 
 @contextlib.contextmanager
-def registered_selector(factory: Callable[..., Any], name: str | None = None, description: str | None = None) -> Iterator[Any]:
+def registered_selector(factory: Callable[..., Any], name: str | None = None, description: str | None = None, *,
+                        replace: bool = False) -> Iterator[Any]:
     """Register ``factory`` as a selector for the duration of the block; yields its registry entry.
 
     The selector is added through a throwaway plugin, exactly as an installed package would add it,
     and removed afterwards, so ``check_selector(name)`` and ``delbench`` functions see it meanwhile.
+    A name an installed selector already has is a clash, unless ``replace=True``: then ``factory``
+    shadows the installed selector inside the block (say, a working copy of it) and the installed
+    one is back afterwards.
     """
     from delbench.hookspecs import hookimpl
     from delbench.plugins import temporary_plugin
@@ -106,7 +117,7 @@ def registered_selector(factory: Callable[..., Any], name: str | None = None, de
         def delbench_register_selectors(self, register: Callable[..., None]) -> None:
             register(factory, name=selector_name, description=description)
 
-    with temporary_plugin(_ThrowawayPlugin(), name=f"test-{selector_name}") as plugins:
+    with temporary_plugin(_ThrowawayPlugin(), name=f"test-{selector_name}", replace=replace) as plugins:
         yield plugins.selectors.get(selector_name)
 
 
@@ -185,6 +196,7 @@ except ImportError:  # pragma: no cover - environments without pytest get the pl
     pytest = None  # type: ignore[assignment]
 
 if pytest is not None:
+    __all__ += ["delbench_embeddings", "delbench_pool", "delbench_request", "delbench_register"]
 
     @pytest.fixture
     def delbench_embeddings() -> np.ndarray:
@@ -203,10 +215,12 @@ if pytest is not None:
 
     @pytest.fixture
     def delbench_register() -> Iterator[Callable[..., Any]]:
-        """``register(factory, name=None)`` adds a throwaway selector, removed when the test ends."""
+        """``register(factory, name=None, replace=False)`` adds a throwaway selector, removed when the test
+        ends (``registered_selector`` for one test)."""
         with contextlib.ExitStack() as stack:
 
-            def register(factory: Callable[..., Any], name: str | None = None, description: str | None = None) -> Any:
-                return stack.enter_context(registered_selector(factory, name, description))
+            def register(factory: Callable[..., Any], name: str | None = None, description: str | None = None, *,
+                         replace: bool = False) -> Any:
+                return stack.enter_context(registered_selector(factory, name, description, replace=replace))
 
             yield register

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from delbench.errors import DelbenchError
-from delbench.protocol import list_protocols, load_protocol
+from delbench.protocol import PROTOCOL_DIR, list_protocols, load_protocol
 
 
 def test_presets_load() -> None:
@@ -24,7 +24,7 @@ def test_paper_preset_is_the_papers_recipe() -> None:
 
 
 def _write(tmp_path: Path, text: str) -> Path:
-    base = (Path(__file__).resolve().parent.parent / "protocols" / "ci.toml").read_text()
+    base = (PROTOCOL_DIR / "ci.toml").read_text()
     path = tmp_path / "p.toml"
     path.write_text(base + text)
     return path

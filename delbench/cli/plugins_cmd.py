@@ -8,17 +8,20 @@ import click
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def plugins(as_json: bool) -> None:
-    """List installed plugins, their packages and versions, and the selectors they register."""
+    """List installed plugins, their packages, versions and module paths, and what they register."""
     from delbench.plugins import get_plugins
 
     loaded = get_plugins()
+    # The module path shows which copy is loaded: an installed (possibly stale) one or a checkout.
+    paths = loaded.paths()
     selectors = [
         {"name": e.name, "plugin": e.plugin, "package": e.package, "version": e.version,
-         "description": e.description, "params": e.params()}
+         "description": e.description, "params": e.params(), "path": paths.get(e.plugin, "")}
         for e in loaded.selectors
     ]
     datasets = [
-        {"name": e.name, "plugin": e.plugin, "package": e.package, "version": e.version, "description": e.description}
+        {"name": e.name, "plugin": e.plugin, "package": e.package, "version": e.version, "description": e.description,
+         "path": paths.get(e.plugin, "")}
         for e in loaded.datasets
     ]
     if as_json:
@@ -31,14 +34,16 @@ def plugins(as_json: bool) -> None:
     table = Table(title="delbench selectors")
     for col in ("selector", "plugin", "package", "version", "description"):
         table.add_column(col)
+    table.add_column("module path", overflow="fold")  # folded, never cut: the whole path is the point
     for s in selectors:
-        table.add_row(s["name"], s["plugin"], s["package"], s["version"], s["description"])
+        table.add_row(s["name"], s["plugin"], s["package"], s["version"], s["description"], s["path"])
     console = Console()
     console.print(table)
     if datasets:
         dtable = Table(title="delbench dataset formats")
         for col in ("format", "plugin", "package", "description"):
             dtable.add_column(col)
+        dtable.add_column("module path", overflow="fold")
         for d in datasets:
-            dtable.add_row(d["name"], d["plugin"], d["package"], d["description"])
+            dtable.add_row(d["name"], d["plugin"], d["package"], d["description"], d["path"])
         console.print(dtable)
