@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from delbench.data.manifest import task_rows
 from delbench.errors import DelbenchError
@@ -69,9 +70,14 @@ def metrics(pred: torch.Tensor, masks: np.ndarray) -> dict[str, float]:
     }
 
 
-def _loss(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def _loss(kind: str, foreground: float = 0.5) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``foreground`` is the polyp share of the labelled pixels; ``balanced-bce`` weighs the two
+    classes equally, so a probe over weak features does not settle on all-background."""
     import segmentation_models_pytorch as smp
 
+    if kind == "balanced-bce":
+        weight = torch.tensor((1.0 - foreground) / max(foreground, 1e-4))
+        return lambda out, y: F.binary_cross_entropy_with_logits(out, y, pos_weight=weight.to(out.device)) / (1.0 + weight.to(out.device)) * 2.0
     dice = smp.losses.DiceLoss(smp.losses.BINARY_MODE, from_logits=True)
     bce = smp.losses.SoftBCEWithLogitsLoss()
     if kind == "dice":
@@ -113,7 +119,7 @@ def finetune(root: Path, protocol: Any, cache_dir: Path, frame: Any, *, task: st
             p.requires_grad_(False)
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=ft.lr, weight_decay=ft.weight_decay)
-    loss_fn = _loss(ft.loss)
+    loss_fn = _loss(ft.loss, float(np.asarray(ys[chosen]).mean()))
     bs = min(ft.batch_size, max(1, len(chosen)))
     best: tuple[float, int, dict[str, torch.Tensor] | None] = (-1.0, 0, None)
     t0 = time.perf_counter()

@@ -82,20 +82,27 @@ class ConvUNet(nn.Module):
     (upsampled and concatenated): the probe of the CPU protocols, which reads what all levels of a
     frozen network encode rather than only its last 8-24 channels."""
 
-    def __init__(self, out_channels: int = 1, width: int = 16, depth: int = 4, hypercolumn: bool = False) -> None:
+    def __init__(self, out_channels: int = 1, width: int = 16, depth: int = 4, hypercolumn: bool = False,
+                 pyramid: bool = False) -> None:
         super().__init__()
         self.encoder = ConvEncoder(width, depth)
         self.decoder = ConvDecoder(self.encoder.widths)
         self.hypercolumn = hypercolumn
-        cin = sum(self.encoder.widths) if hypercolumn else self.encoder.widths[0]
+        self.pyramid = pyramid
+        cin = sum(self.encoder.widths) if hypercolumn or pyramid else self.encoder.widths[0]
         self.head = nn.Conv2d(cin, out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """What the output head reads: the last decoder map, or the hypercolumn of every level."""
+        """What the output head reads: the last decoder map, the hypercolumn of every decoder level,
+        or (``pyramid``) of every encoder level, for objectives that train the encoder alone."""
         feats = self.encoder(x)
+        if self.pyramid:
+            size = feats[0].shape[-2:]
+            return torch.cat([feats[0]] + [F.interpolate(f, size=size, mode="bilinear", align_corners=False)
+                                           for f in feats[1:]], dim=1)
         if not self.hypercolumn:
             return self.decoder(feats)
         levels = self.decoder.levels(feats)
@@ -201,7 +208,7 @@ IMAGENET_STD = [0.229, 0.224, 0.225]
 def build_seg_net(pt: Any, out_channels: int = 1, head: str = "unet") -> nn.Module:
     """The segmentation network a protocol fine-tunes (and, for dense objectives, pre-trains)."""
     if pt.arch == "unet":
-        return ConvUNet(out_channels, pt.width, hypercolumn=head == "hypercolumn")
+        return ConvUNet(out_channels, pt.width, hypercolumn=head == "hypercolumn", pyramid=head == "pyramid")
     if pt.arch in ("smp_unet", "smp_fpn"):
         return SmpNet(pt.arch, pt.encoder, out_channels)
     return ViTSeg(make_vit(pt.encoder, pt.image_size, pt.patch or None), head=head)
@@ -210,6 +217,10 @@ def build_seg_net(pt: Any, out_channels: int = 1, head: str = "unet") -> nn.Modu
 def build_pretrainer(pt: Any) -> nn.Module:
     from delbench.train.mae import MAE, Inpaint
 
+    if pt.objective == "contrastive":
+        from delbench.train.contrastive import Contrastive
+
+        return Contrastive(build_seg_net(pt, out_channels=1))
     if pt.objective == "mae":
         vit = make_vit(pt.encoder, pt.image_size, pt.patch or None)
         return MAE(vit, pt.decoder_dim, pt.decoder_depth, pt.mask_ratio)
