@@ -38,6 +38,11 @@ _HOST = _host_tag()
 _RANDOM = r"[a-z0-9_]{8}"  # tempfile's random part
 
 
+def host_tag() -> str:
+    """This host and pid namespace as a short tag: records with the same tag can ask after each other's pids."""
+    return _HOST
+
+
 def _prefix(name: str) -> str:
     return f".{name}.{os.getpid()}@{_HOST}."
 

@@ -55,6 +55,12 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except DelbenchError as exc:
             raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            # one line instead of a traceback; every command writes atomically and caches what it finished
+            error = click.ClickException("interrupted; finished stages are kept in the cache and pre-training "
+                                         "resumes from its last checkpoint: rerun the same command to continue")
+            error.exit_code = 130
+            raise error from None
 
 
 def _available(target: str) -> bool:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -27,7 +28,8 @@ def compare(selectors: tuple[str, ...], protocol: str, data: Path | None, ratios
     """Run SELECTORS head-to-head under one protocol and print comparison tables.
 
     With no options: the smoke protocol on the synthetic DataDEL. Rerunning resumes: only stages whose
-    inputs or config changed run again.
+    inputs or config changed run again. A run into an existing --out of the same study adds its rows
+    to the tables there; another study there is refused.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -47,19 +49,21 @@ def compare(selectors: tuple[str, ...], protocol: str, data: Path | None, ratios
     console = Console()
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("eta"), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        units = bar.add_task("preparing", total=None)
-        stage = bar.add_task("", total=1.0)
+    with contextlib.ExitStack() as keep:  # the run directory's lock, held until its tables are rendered
+        with Progress(*columns, console=console, transient=True) as bar:
+            units = bar.add_task("preparing", total=None)
+            stage = bar.add_task("", total=1.0)
 
-        def progress(message: str, fraction: float) -> None:
-            bar.update(stage, description=message[:70], completed=min(max(fraction, 0.0), 1.0))
+            def progress(message: str, fraction: float) -> None:
+                bar.update(stage, description=message[:70], completed=min(max(fraction, 0.0), 1.0))
 
-        run_dir = run_compare(
-            config, progress=progress,
-            on_total=lambda n: bar.update(units, total=n, description="pre-train + evaluate units"),
-            done=lambda u: bar.advance(units),
-        )
-    for grid in render_run(run_dir, plots=not no_plots):
+            run_dir = run_compare(
+                config, progress=progress,
+                on_total=lambda n: bar.update(units, total=n, description="pre-train + evaluate units"),
+                done=lambda u: bar.advance(units), keep=keep,
+            )
+        grids = render_run(run_dir, plots=not no_plots)
+    for grid in grids:
         console.print(to_rich(grid))
     console.print(stage_counts(run_dir), soft_wrap=True)
     console.print(f"run directory: {run_dir}")

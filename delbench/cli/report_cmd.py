@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -12,9 +13,12 @@ def report(run_dir: Path, no_plots: bool) -> None:
     """Re-render the tables and plots of RUN_DIR from its saved results (no recomputation)."""
     from rich.console import Console
 
+    from delbench.compare.rundir import own
     from delbench.report.render import render_run
     from delbench.report.tables import to_rich
 
     console = Console()
-    for grid in render_run(run_dir, plots=not no_plots):
+    with own(run_dir) if run_dir.is_dir() else contextlib.nullcontext():  # not while a compare writes it
+        grids = render_run(run_dir, plots=not no_plots)
+    for grid in grids:
         console.print(to_rich(grid))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -46,11 +47,13 @@ def validate(protocol: str, data: Path | None, ratios: str, seeds: str | None, t
         cache=cache, jobs=default_jobs(jobs), overrides=parse_params(overrides, "--set"),
     )
     console = Console()
-    with console.status("validate: running oracle, random, adversary, full and scratch") as status:
-        run_dir = run_compare(config, progress=lambda message, fraction: status.update(f"validate: {message[:70]}"))
-    render_run(run_dir, plots=not no_plots)
-    verdict = judge(read_results(run_dir), wanted)
-    write_verdict(run_dir, verdict)
+    with contextlib.ExitStack() as keep:  # the run directory's lock, held until its tables are written
+        with console.status("validate: running oracle, random, adversary, full and scratch") as status:
+            run_dir = run_compare(config, progress=lambda message, fraction: status.update(f"validate: {message[:70]}"),
+                                  keep=keep)
+        render_run(run_dir, plots=not no_plots)
+        verdict = judge(read_results(run_dir), wanted)
+        write_verdict(run_dir, verdict)
     console.print(to_rich(ladder_grid(verdict)))
     console.print(to_rich(task_grid(verdict)))
     console.print(f"run directory: {run_dir}")

@@ -1,6 +1,7 @@
 """The long results table (one row per selector x ratio x seed x task, DESIGN.md columns) and run.json."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -52,16 +53,31 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_results(run_dir: Path, protocol: Any, units: list[Unit], outcome: dict[Unit, dict[str, Any]],
-                  extra: dict[str, Any]) -> pd.DataFrame:
-    frame = results_frame(units, outcome, protocol.score.alpha)
+                  extra: dict[str, Any], previous: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Write this invocation's rows merged with what ``run_dir`` holds (``previous``: its run.json, None
+    for a new directory): a unit run again replaces its rows, every other row stays. Plots drawn from
+    the rows before are removed once the rows change, so none is left out of date."""
+    from delbench.compare.rundir import CROSS_KEY, RESULT_KEY, merge_info, merge_rows
+
+    old = _read(run_dir / RESULTS) if previous is not None else None
+    frame = sort_rows(merge_rows(old, results_frame(units, outcome, protocol.score.alpha), RESULT_KEY))
+    cross = cross_frame(units, outcome)
+    if previous is not None:
+        cross = merge_rows(_read(run_dir / CROSS), cross, CROSS_KEY)
     write_frame(frame, run_dir / RESULTS)
     with atomic_path(run_dir / "results.csv") as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6g")
-    cross = cross_frame(units, outcome)
     if cross is not None:
+        cross = cross.sort_values(CROSS_KEY, kind="stable").reset_index(drop=True)
         write_frame(cross, run_dir / CROSS)
-    write_json(run_dir / "run.json", run_info(protocol, extra))
+    write_json(run_dir / "run.json", merge_info(previous, run_info(protocol, extra), frame))
+    if old is not None and not old.equals(pd.read_parquet(run_dir / RESULTS)):
+        shutil.rmtree(run_dir / "plots", ignore_errors=True)
     return frame
+
+
+def _read(path: Path) -> pd.DataFrame | None:
+    return pd.read_parquet(path) if path.is_file() else None
 
 
 def read_results(run_dir: Path) -> pd.DataFrame:

@@ -3,17 +3,19 @@ ratio x seed, sharing what is shared (the embeddings, the ``full`` and ``scratch
 identical subset), every stage cached by the hash of its inputs so a rerun only does what is missing."""
 from __future__ import annotations
 
+import contextlib
+import datetime
 import shutil
 import time
 from dataclasses import asdict, replace
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from delbench.atomic import sha256_file
-from delbench.cache import build_stage, config_hash, is_done
+from delbench.cache import build_stage, claim_stage, config_hash, is_done
 from delbench.compare.plan import CompareConfig, Unit
 from delbench.data.manifest import pool_rows, read_manifest
 from delbench.errors import DelbenchError
@@ -70,13 +72,14 @@ def select_all(config: CompareConfig, root: Path, embeddings: Path, ratios: tupl
             params = config.params.get(sel, {})
             key = select_key(sel, implementation, params, emb_sha, seed, ratios)
             stage = config.cache_dir() / "stages" / "select" / config_hash(key)
-            tally["reused" if is_done(stage) else "computed"] += 1
-            if not is_done(stage):
-                progress(f"select {sel} seed {seed}", 0.0)
-                with build_stage(stage, key) as tmp:
-                    run_select(sel, embeddings=embeddings, ratios=ratios, seed=seed, params=params,
-                               outputs=[tmp / f"r{r:g}.npy" for r in ratios], pool_manifest=root / "manifest.parquet",
-                               progress=lambda f, m, s=sel: progress(f"select {s} {m}", f))
+            with claim_stage(stage) as todo:
+                tally["computed" if todo else "reused"] += 1
+                if todo:
+                    progress(f"select {sel} seed {seed}", 0.0)
+                    with build_stage(stage, key) as tmp:
+                        run_select(sel, embeddings=embeddings, ratios=ratios, seed=seed, params=params,
+                                   outputs=[tmp / f"r{r:g}.npy" for r in ratios], pool_manifest=root / "manifest.parquet",
+                                   progress=lambda f, m, s=sel: progress(f"select {s} {m}", f))
             dest = run_dir / "subsets" / sel / f"seed{seed}"
             dest.mkdir(parents=True, exist_ok=True)
             for r in ratios:
@@ -133,7 +136,8 @@ def run_unit(root: str, protocol: dict[str, Any], cache: str, unit: Unit, tasks:
 def execute(units: list[Unit], config: CompareConfig, protocol: Any, root: Path, tasks: list[str] | None,
             progress: Progress, done: Callable[[Unit], None]) -> dict[Unit, dict[str, Any]]:
     """Run units in-process (jobs=1) or in ``jobs`` worker processes; each trains single-threaded
-    (``DELBENCH_THREADS``), so results do not depend on ``jobs``."""
+    (``DELBENCH_THREADS``), so results do not depend on ``jobs``. An interruption stops the workers at
+    once (``delbench.compare.workers``); a rerun resumes from the cache and the last checkpoints."""
     out: dict[Unit, dict[str, Any]] = {}
     args = (str(root), protocol.to_dict(), str(config.cache_dir()))
     if config.jobs <= 1:
@@ -141,9 +145,9 @@ def execute(units: list[Unit], config: CompareConfig, protocol: Any, root: Path,
             out[unit] = run_unit(*args, unit, tasks, config.cross, progress=progress)
             done(unit)
         return out
-    import multiprocessing
+    from delbench.compare.workers import worker_pool
 
-    with ProcessPoolExecutor(config.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with worker_pool(config.jobs) as pool:
         futures = {pool.submit(run_unit, *args, u, tasks, config.cross): u for u in units}
         for fut in as_completed(futures):
             out[futures[fut]] = fut.result()
@@ -152,22 +156,41 @@ def execute(units: list[Unit], config: CompareConfig, protocol: Any, root: Path,
 
 
 def run_compare(config: CompareConfig, progress: Progress | None = None,
-                on_total: Callable[[int], None] | None = None, done: Callable[[Unit], None] | None = None) -> Path:
+                on_total: Callable[[int], None] | None = None, done: Callable[[Unit], None] | None = None,
+                keep: contextlib.ExitStack | None = None) -> Path:
     """Run the comparison and write the run directory; returns its path. Every option is checked
-    (``check_config``) before any work, and the run directory is created only after that."""
+    (``check_config``) before any work, and the run directory is created only after that.
+
+    The run holds the directory's lock (``delbench.compare.rundir``) and adds its rows to what the
+    directory already holds when that is the same study, or refuses before any work when it is not.
+    With ``keep``, the lock stays held until that stack closes (to render tables under it)."""
+    with contextlib.ExitStack() as local:
+        return _run_compare(config, say=progress or (lambda message, fraction: None), on_total=on_total,
+                            done=done or (lambda u: None), stack=keep if keep is not None else local)
+
+
+def _run_compare(config: CompareConfig, say: Progress, on_total: Callable[[int], None] | None,
+                 done: Callable[[Unit], None], stack: contextlib.ExitStack) -> Path:
+    from delbench.compare import rundir
     from delbench.compare.plan import check_config
     from delbench.compare.results import write_results
     from delbench.train.embed import embed_pool
 
-    say = progress or (lambda message, fraction: None)
     checked = check_config(config)
     config = replace(config, params=checked.params)
     protocol, ratios, seeds = checked.protocol, checked.ratios, checked.seeds
     tasks = list(checked.tasks) if checked.tasks else None
     run_dir = config.run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
+    stack.enter_context(rundir.own(run_dir))
+    previous = rundir.previous_study(run_dir)
+    rundir.check_protocol(run_dir, previous, protocol)
+    rundir.check_params(run_dir, previous, checked.filled)
+    started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     start = time.perf_counter()
     root = ensure_data(config, protocol, say)
+    manifest_sha = sha256_file(root / "manifest.parquet")
+    rundir.check_data(run_dir, previous, root, manifest_sha)
     say("embedding the pool", 0.0)
     embeddings = embed_pool(root, protocol, config.cache_dir() / "stages",
                             progress=lambda f, m="": say(f"embed {m}", f))
@@ -175,15 +198,15 @@ def run_compare(config: CompareConfig, progress: Progress | None = None,
     units = select_all(config, root, embeddings, ratios, seeds, run_dir, say, counts)
     if on_total:
         on_total(len(units))
-    outcome = execute(units, config, protocol, root, tasks, say, done or (lambda u: None))
+    outcome = execute(units, config, protocol, root, tasks, say, done)
     for got in outcome.values():
         for stage, tally in got["counts"].items():
             for kind, n in tally.items():
                 counts.setdefault(stage, {"reused": 0, "computed": 0})[kind] += n
-    write_results(run_dir, protocol, units, outcome, extra={
+    write_results(run_dir, protocol, units, outcome, previous=previous, extra={
         "selectors": list(config.selectors), "ratios": list(ratios), "seeds": list(seeds), "tasks": tasks,
         "params": checked.filled, "overrides": dict(config.overrides), "data_root": str(root),
-        "manifest_sha256": sha256_file(root / "manifest.parquet"), "embeddings": str(embeddings),
-        "cross": config.cross, "stages": counts, "wall_seconds": time.perf_counter() - start,
+        "manifest_sha256": manifest_sha, "embeddings": str(embeddings), "cross": config.cross,
+        "stages": counts, "started": started, "wall_seconds": time.perf_counter() - start,
     })
     return run_dir

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from delbench.atomic import write_json
-from delbench.cache import build_stage, config_hash, is_done
+from delbench.cache import build_stage, claim_stage, config_hash
 from delbench.data.manifest import read_manifest
 
 Progress = Callable[[float, str], None]
@@ -30,8 +30,9 @@ def cross_dataset(root: Path, protocol: Any, cache_dir: Path, *, checkpoint: Pat
         src = finetuned_dir(root, protocol, cache_dir, checkpoint=checkpoint, task=a, seed=seed)
         config = {"stage": "crossdata", "train": stage_config(root, protocol, checkpoint, a, seed), "tests": names}
         out = cache_dir / "crossdata" / config_hash(config)
-        if not is_done(out):
-            _test_all(root, protocol, cache_dir, frame, src, names, out, config)
+        with claim_stage(out) as todo:
+            if todo:
+                _test_all(root, protocol, cache_dir, frame, src, names, out, config)
         rows.extend(json.loads((out / "rows.json").read_text()))
     return pd.DataFrame(rows, columns=["train_task", "test_task", "miou", "miou_dataset", "dice"])
 

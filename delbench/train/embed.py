@@ -8,12 +8,12 @@ Embedders (``[embed] embedder``):
   needed anyway, so embedding costs no extra pre-training). Conv encoders give the global average of
   every pyramid level, concatenated; ViTs the mean of the last layer's patch tokens (768-d for ViT-B).
 - ``timm:<model>``: any timm model by name, weights from ``[embed] weights`` (a safetensors file or a
-  state dict read with ``torch.load(weights_only=True)``) or else timm's local cache; nothing is
-  downloaded.
+  state dict read with ``torch.load(weights_only=True)``) or else the file timm would have downloaded,
+  if it is already in the Hugging Face or torch hub cache. Nothing is downloaded: timm is only ever
+  handed a local file, so it never asks the hub (whatever ``HF_HUB_OFFLINE`` says).
 """
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from delbench.atomic import sha256_file
-from delbench.cache import build_stage, config_hash, is_done
+from delbench.cache import build_stage, claim_stage, config_hash
 from delbench.data.manifest import manifest_sha256, pool_rows, read_manifest
 from delbench.errors import DelbenchError
 
@@ -57,20 +57,21 @@ def embed_pool(root: Path, protocol: Any, cache_dir: Path, progress: Progress | 
         raise DelbenchError(f"[embed] embedder {name!r} is unknown (available: {', '.join(EMBEDDERS)})")
     out = cache_dir / "embed" / config_hash(config)
     path = out / "embeddings.npy"
-    if is_done(out):
-        return path
-    from delbench.train.data import image_array
+    with claim_stage(out) as todo:
+        if not todo:
+            return path
+        from delbench.train.data import image_array
 
-    pool = pool_rows(read_manifest(root))
-    size = protocol.pretrain.image_size if name == "pool" else emb.image_size
-    images = image_array(root, pool, size, cache_dir)
-    if name == "thumb":
-        vectors = _thumbs(images)
-    else:
-        vectors = _network(images, protocol, name, weights, progress)
-    with build_stage(out, config) as tmp:
-        save_embeddings(tmp / "embeddings.npy", vectors, {"embedder": name, "manifest_sha256": config["manifest"],
-                                                          "protocol": protocol.name, "image_size": size})
+        pool = pool_rows(read_manifest(root))
+        size = protocol.pretrain.image_size if name == "pool" else emb.image_size
+        images = image_array(root, pool, size, cache_dir)
+        if name == "thumb":
+            vectors = _thumbs(images)
+        else:
+            vectors = _network(images, protocol, name, weights, progress)
+        with build_stage(out, config) as tmp:
+            save_embeddings(tmp / "embeddings.npy", vectors, {"embedder": name, "manifest_sha256": config["manifest"],
+                                                              "protocol": protocol.name, "image_size": size})
     if progress:
         progress(1.0, f"embedded {len(pool)} images")
     return path
@@ -151,6 +152,8 @@ def _timm_model(model_name: str, weights: Path | None, size: int) -> tuple[Any, 
     if "vit" in model_name or "deit" in model_name:
         kwargs["img_size"] = size
     if weights is not None:
+        if not weights.is_file():
+            raise DelbenchError(f"[embed] weights: file {weights} not found")
         model = timm.create_model(model_name, pretrained=False, **kwargs)
         if weights.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -163,14 +166,46 @@ def _timm_model(model_name: str, weights: Path | None, size: int) -> tuple[Any, 
         if len(missing) == len(model.state_dict()):
             raise DelbenchError(f"[embed] weights {weights}: no tensor matches timm model {model_name}")
     else:
-        # Offline on purpose: an embedder must never start a download mid-benchmark.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        try:
-            model = timm.create_model(model_name, pretrained=True, **kwargs)
-        except Exception as exc:  # timm raises several types for a missing cache entry
+        # An embedder must never start a download mid-benchmark, and timm given pretrained=True asks
+        # the hub first even when a file is cached; so find the cached file here and hand timm only that.
+        cached = _cached_timm_weights(model_name)
+        if cached is None:
             raise DelbenchError(
-                f"[embed] embedder timm:{model_name}: no weights in timm's cache ({type(exc).__name__}); "
-                "set [embed] weights to a local .safetensors or state-dict file"
-            ) from None
+                f"[embed] embedder timm:{model_name}: no local weights (none in the Hugging Face or torch hub "
+                "cache, and delbench never downloads); set [embed] weights to a local .safetensors or state-dict file"
+            )
+        try:
+            model = timm.create_model(model_name, pretrained=True, pretrained_cfg_overlay={"file": str(cached)}, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - a damaged or foreign cache entry; timm raises several types
+            raise DelbenchError(f"[embed] embedder timm:{model_name}: cached weights {cached} do not load ({type(exc).__name__})") from None
     cfg = model.pretrained_cfg or {}
     return model, list(cfg.get("mean", (0.485, 0.456, 0.406))), list(cfg.get("std", (0.229, 0.224, 0.225)))
+
+
+def _cached_timm_weights(model_name: str) -> Path | None:
+    """The weight file timm would download for ``model_name``, if it is already on disk; no network."""
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(model_name)
+    if cfg is None:
+        return None
+    if cfg.hf_hub_id:
+        from huggingface_hub import try_to_load_from_cache
+
+        repo, _, revision = cfg.hf_hub_id.partition("@")
+        # timm's own preference: the safetensors twin of the named file first, then the file itself.
+        name = cfg.hf_hub_filename or "pytorch_model.bin"
+        safe = "model.safetensors" if name == "pytorch_model.bin" else name.removesuffix(".bin") + ".safetensors"
+        for filename in dict.fromkeys((safe, name)):
+            found = try_to_load_from_cache(repo, filename, revision=revision or None)
+            if isinstance(found, str) and Path(found).is_file():
+                return Path(found)
+    if cfg.url:
+        from urllib.parse import urlparse
+
+        import torch.hub
+
+        path = Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(cfg.url).path).name
+        if path.is_file():
+            return path
+    return None

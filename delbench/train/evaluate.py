@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from delbench.atomic import sha256_file, write_json
-from delbench.cache import build_stage, config_hash, is_done
+from delbench.cache import build_stage, claim_stage, config_hash
 from delbench.data.manifest import manifest_sha256, read_manifest
 from delbench.errors import DelbenchError
 
@@ -64,12 +64,13 @@ def evaluate(root: Path, protocol: Any, cache_dir: Path, *, checkpoint: Path | N
     results = []
     for i, task in enumerate(names):
         out = finetuned_dir(root, protocol, cache_dir, checkpoint=checkpoint, task=task, seed=seed)
-        if not is_done(out):
-            def sub(f: float, msg: str, i: int = i) -> None:
-                if progress:
-                    progress((i + f) / len(names), msg)
+        with claim_stage(out) as todo:
+            if todo:
+                def sub(f: float, msg: str, i: int = i) -> None:
+                    if progress:
+                        progress((i + f) / len(names), msg)
 
-            _run_one(root, protocol, cache_dir, frame, out, checkpoint=checkpoint, task=task, seed=seed, progress=sub)
+                _run_one(root, protocol, cache_dir, frame, out, checkpoint=checkpoint, task=task, seed=seed, progress=sub)
         results.append(json.loads((out / "result.json").read_text()))
         if progress:
             progress((i + 1) / len(names), f"{task} test mIoU {results[-1]['miou']:.3f}")

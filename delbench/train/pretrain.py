@@ -6,10 +6,13 @@ world size): ``weights.safetensors`` (the final weights, segmentation-network na
 and ``intermediate/step_<n>.safetensors`` for the early-stopping study. While running, training
 checkpoints (model + optimiser + RNG) go to ``<hash>.work/`` every ``checkpoint_every`` steps; a
 rerun resumes from the newest, and because each step's data and masks depend only on (seed, step,
-rank), the resumed run ends with the same weights as an uninterrupted one.
+rank), the resumed run ends with the same weights as an uninterrupted one; ``meta.json`` records
+the step it resumed from under ``resumed_from``. A process that finds another one training the same
+stage (its lock, ``<hash>.lock``) waits for it and reuses the result.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -20,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from delbench.cache import build_stage, config_hash, is_done
+from delbench.cache import build_stage, config_hash, is_done, stage_lock
 from delbench.data.manifest import manifest_sha256, pool_rows, read_manifest
 from delbench.errors import DelbenchError
 
@@ -74,21 +77,35 @@ def pretrain(root: Path, protocol: Any, cache_dir: Path, *, subset: np.ndarray |
     ``stop_after`` ends the run after that many total steps without finishing the stage (used to test
     that an interrupted run resumes exactly); the returned result then points at the last checkpoint.
     """
+    from delbench.train.runtime import barrier, setup
+
+    root, cache_dir = Path(root), Path(cache_dir)
+    dev, dist = setup(protocol.pretrain.device)
+    config = stage_config(root, protocol, subset, seed, dist.world)
+    out = Path(cache_dir) / "pretrain" / config_hash(config)
+    if is_done(out):
+        return _result(out)
+    # One process trains a stage (and owns its work directory) at a time; another one that wants the
+    # same stage waits, then reuses it. Under torchrun only rank 0 takes the lock: the other ranks wait
+    # at the barrier until it holds it, so every rank then sees the same answer to is_done.
+    with stage_lock(out) if dist.main else contextlib.nullcontext():
+        barrier(dist)
+        if is_done(out):
+            return _result(out)
+        return _train(root, protocol, cache_dir, subset, seed, config, out, dev, dist, progress, stop_after)
+
+
+def _train(root: Path, protocol: Any, cache_dir: Path, subset: np.ndarray | None, seed: int, config: dict[str, Any],
+           out: Path, dev: Any, dist: Any, progress: Progress | None, stop_after: int | None) -> PretrainResult:
     import torch
 
     from delbench.train import checkpoint as ck
     from delbench.train.data import image_array, to_tensor
     from delbench.train.models import IMAGENET_MEAN, IMAGENET_STD, build_pretrainer
-    from delbench.train.runtime import autocast, barrier, epoch_indices, flip_augment, setup, step_generator
+    from delbench.train.runtime import autocast, barrier, epoch_indices, flip_augment, step_generator
     from delbench.train.schedule import lr_at, set_lr
 
-    root, cache_dir = Path(root), Path(cache_dir)
     pt = protocol.pretrain
-    dev, dist = setup(pt.device)
-    config = stage_config(root, protocol, subset, seed, dist.world)
-    out = Path(cache_dir) / "pretrain" / config_hash(config)
-    if is_done(out):
-        return _result(out)
     work = out.with_name(out.name + ".work")
     work.mkdir(parents=True, exist_ok=True)
 
@@ -173,6 +190,7 @@ def pretrain(root: Path, protocol: Any, cache_dir: Path, *, subset: np.ndarray |
                 "steps": total, "seconds": seconds, "n_items": int(items.size), "n_pool": len(pool),
                 "seed": seed, "world": dist.world, "device": dev.type, "config": config,
                 "images_per_step": pt.batch_size, "final_loss": float(loss.item()) if end > start else None,
+                "resumed_from": start,  # the checkpoint step this process continued from (0: from scratch)
             })
         shutil.rmtree(work, ignore_errors=True)
     barrier(dist)
