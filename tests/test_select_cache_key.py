@@ -216,3 +216,14 @@ def test_hash_of_code_without_a_file() -> None:
     exec("class Made:\n    name = 'made'\n", second)  # noqa: S102
     assert implementation_hash(first["Made"]) == implementation_hash(second["Made"])
     assert implementation_hash(first["Made"]) != implementation_hash(FirstItems)
+
+
+def test_another_pool_manifest_is_recomputed(tmp_path):
+    """Two roots with the same pixels (same embeddings) but other manifest rows, e.g. other ground truth."""
+    from delbench.compare.runner import select_key
+
+    a = select_key("oracle", {"source_sha256": "x"}, {}, "emb", 0, (0.1,), "manifest-a")
+    b = select_key("oracle", {"source_sha256": "x"}, {}, "emb", 0, (0.1,), "manifest-b")
+    from delbench.cache import config_hash
+
+    assert config_hash(a) != config_hash(b)

@@ -44,11 +44,13 @@ def ensure_data(config: CompareConfig, protocol: Any, progress: Progress) -> Pat
 
 
 def select_key(selector: str, implementation: dict[str, str], params: dict[str, Any], embeddings_sha: str,
-               seed: int, ratios: tuple[float, ...]) -> dict[str, Any]:
+               seed: int, ratios: tuple[float, ...], pool_sha: str) -> dict[str, Any]:
     """The select stage's cache key. ``implementation`` (``Entry.implementation()``) is part of it: the
-    same name from another plugin, another version or an edited source must not get the old subsets."""
+    same name from another plugin, another version or an edited source must not get the old subsets.
+    So is the pool manifest: selectors read its rows (centres, videos, ground truth), and two roots with
+    the same pixels, hence the same embeddings, may differ there."""
     return {"selector": selector, "implementation": implementation, "params": params, "embeddings": embeddings_sha,
-            "seed": seed, "ratios": list(ratios)}
+            "pool": pool_sha, "seed": seed, "ratios": list(ratios)}
 
 
 def select_all(config: CompareConfig, root: Path, embeddings: Path, ratios: tuple[float, ...],
@@ -63,6 +65,7 @@ def select_all(config: CompareConfig, root: Path, embeddings: Path, ratios: tupl
     pool = pool_rows(read_manifest(root))
     sizes = np.array([(root / p).stat().st_size for p in pool["path"]], dtype=np.int64)
     emb_sha = sha256_file(embeddings)
+    pool_sha = sha256_file(root / "manifest.parquet")
     registry = get_plugins().selectors
     tally = (counts if counts is not None else {}).setdefault("select", {"reused": 0, "computed": 0})
     units = []
@@ -70,7 +73,7 @@ def select_all(config: CompareConfig, root: Path, embeddings: Path, ratios: tupl
         implementation = registry.get(sel).implementation()  # once per selector: it hashes source files
         for seed in seeds:
             params = config.params.get(sel, {})
-            key = select_key(sel, implementation, params, emb_sha, seed, ratios)
+            key = select_key(sel, implementation, params, emb_sha, seed, ratios, pool_sha)
             stage = config.cache_dir() / "stages" / "select" / config_hash(key)
             with claim_stage(stage) as todo:
                 tally["computed" if todo else "reused"] += 1
