@@ -92,6 +92,9 @@ class FinetuneConfig:
 @dataclass(frozen=True)
 class TasksConfig:
     names: tuple[str, ...] = ()  # empty = every task in the manifest
+    # left out of "every task" where present: tasks this protocol cannot resolve (e.g. polyps of a few
+    # pixels at its image size), which would only add a constant row; --tasks still picks them
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

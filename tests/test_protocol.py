@@ -110,3 +110,18 @@ def test_head_must_fit_arch(tmp_path: Path) -> None:
     path.write_text('name = "x"\nversion = 1\n[pretrain]\nobjective = "mae"\n')
     with pytest.raises(DelbenchError, match="'mae' needs arch = 'vit'"):
         load_protocol(path)
+
+
+def test_tasks_exclude_leaves_a_task_out_of_every_task_unless_asked(tmp_path):
+    import pandas as pd
+
+    from delbench.protocol import from_dict, load_protocol
+    from delbench.train.evaluate import resolve_tasks
+
+    raw = load_protocol("ci").to_dict()
+    raw["tasks"]["exclude"] = ["b", "not-in-this-root"]
+    proto = from_dict(raw)
+    frame = pd.DataFrame({"role": ["task"] * 3 + ["pool"], "task": ["a", "b", "c", None]})
+    assert resolve_tasks(frame, proto, None, tmp_path) == ["a", "c"]
+    assert resolve_tasks(frame, proto, ["b"], tmp_path) == ["b"]
+    assert resolve_tasks(frame, load_protocol("ci"), None, tmp_path) == ["a", "b", "c"]

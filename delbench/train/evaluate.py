@@ -27,7 +27,7 @@ def all_tasks(frame: Any) -> list[str]:
 
 def resolve_tasks(frame: Any, protocol: Any, tasks: list[str] | None, root: Path) -> list[str]:
     present = all_tasks(frame)
-    wanted = list(tasks) if tasks else (list(protocol.tasks.names) or present)
+    wanted = list(tasks) if tasks else (list(protocol.tasks.names) or [t for t in present if t not in protocol.tasks.exclude])
     missing = [t for t in wanted if t not in present]
     if missing:
         raise DelbenchError(f"task {missing[0]!r} not in {root}/manifest.parquet (available: {', '.join(present)})")

@@ -59,14 +59,16 @@ def segments(cams: list[Camera], threshold: float) -> np.ndarray:
     return groups
 
 
-def schedule(rng: np.random.Generator, n: int, rate: float, force: str | None = None) -> list[str]:
+def schedule(rng: np.random.Generator, n: int, rate: float, force: str | None = None,
+             mix: dict[str, float] | None = None) -> list[str]:
     """Which frames are disrupted: bursts of one type, plus blank/test-pattern lead-ins, as in recordings.
 
     ``force`` guarantees one burst of that type, so that even a tiny root holds every type.
     """
     quality = ["clean"] * n
-    names = list(DISRUPTIONS)
-    probs = np.array(list(DISRUPTIONS.values()))
+    mix = mix or DISRUPTIONS
+    names = list(mix)
+    probs = np.array(list(mix.values()), dtype=float)
     probs /= probs.sum()
     if rng.random() < 0.3:
         lead = int(rng.integers(1, max(2, n // 10)))
@@ -93,7 +95,21 @@ def schedule(rng: np.random.Generator, n: int, rate: float, force: str | None = 
 
 
 def make_video(
-    rng: np.random.Generator, n: int, start: float, rate: float, seg_threshold: float = 0.5, force: str | None = None
+    rng: np.random.Generator, n: int, start: float, rate: float, seg_threshold: float = 0.5, force: str | None = None,
+    mix: dict[str, float] | None = None,
 ) -> Video:
     cams, motion = trajectory(rng, n, start)
-    return Video(cams=cams, motion=motion, groups=segments(cams, seg_threshold), quality=schedule(rng, n, rate, force))
+    return Video(cams=cams, motion=motion, groups=segments(cams, seg_threshold), quality=schedule(rng, n, rate, force, mix))
+
+
+def hold(video: Video, rng: np.random.Generator, frames: int, seg_threshold: float = 0.5) -> Video:
+    """The scope dwells: the camera stays (up to a tremor) at one position for ``frames`` frames at a
+    time, as in long examinations where a scene fills many seconds of video. Disruptions keep their
+    schedule; near-duplicate groups are recut from the held path."""
+    n = len(video.cams)
+    base = (np.arange(n) // frames) * frames
+    tremor = rng.normal(0, 0.002, (n, 2))
+    cams = [Camera(cx=video.cams[b].cx + float(tremor[i, 0]), cy=video.cams[b].cy + float(tremor[i, 1]),
+                   t=video.cams[b].t, roll=video.cams[b].roll) for i, b in enumerate(base)]
+    motion = np.abs(tremor) + 1e-3
+    return Video(cams=cams, motion=motion, groups=segments(cams, seg_threshold), quality=video.quality)

@@ -31,6 +31,14 @@ class Scale:
     task_factor: float
     disruptive_rate: float = 0.32
     polyp_video_rate: float = 0.5
+    # Long dwells: this share of the videos holds each camera position for `hold_frames` frames, so a
+    # few scenes fill much of the pool, as in real examinations (near-duplicates that cost a budget).
+    hold_rate: float = 0.0
+    hold_frames: int = 1
+    # Relative frequency of each disruption type; empty = camera.DISRUPTIONS.
+    disruption_mix: tuple[tuple[str, float], ...] = ()
+    # View drift that starts a new near-duplicate group (camera.segments); smaller = tighter groups.
+    group_threshold: float = 0.5
 
     @property
     def pool_frames(self) -> int:
@@ -42,7 +50,9 @@ SCALES: dict[str, Scale] = {
     s.name: s
     for s in (
         Scale("ci", 64, _POOL6, 3, 16, 48, 0.6),
-        Scale("smoke", 80, _POOL6, 8, 40, 120, 0.8),
+        # smoke: tight near-duplicate groups and long dwells, so that redundancy costs a subset
+        # something; 400 images per task, so that a test split (about 80) measures a difference
+        Scale("smoke", 80, _POOL6, 8, 40, 400, 0.8, hold_rate=0.5, hold_frames=20, group_threshold=0.15),
         Scale("small", 96, _POOL6 + ("c8",), 40, 60, 400, 1.0),
         Scale("large", 128, _POOL6 + ("c8",), 480, 32, 1000, 1.5),
     )
@@ -178,7 +188,7 @@ def _unit(arg: tuple[str, Scale, int, tuple[str, int, int]]) -> tuple[str, dict[
 
 def _video(root: Path, sc: Scale, seed: int, ci: int, vi: int) -> list[dict[str, Any]]:
     """Render one video of centre ``ci``; its generator depends only on (seed, ci, vi)."""
-    from delbench.data.synth.camera import DISRUPTIONS, make_video
+    from delbench.data.synth.camera import DISRUPTIONS, hold, make_video
     from delbench.data.synth.centers import CENTERS, apply_style
     from delbench.data.synth.disrupt import SCENE, SCREEN, scene_effect, screen_effect
     from delbench.data.synth.mucosa import make_world, render
@@ -195,7 +205,13 @@ def _video(root: Path, sc: Scale, seed: int, ci: int, vi: int) -> list[dict[str,
     rng = np.random.default_rng([seed, 1, ci, vi])
     n = sc.frames_per_video
     force = kinds[(ci * sc.videos_per_center + vi) % len(kinds)]
-    video = make_video(rng, n, start=rng.uniform(0, 2 * np.pi), rate=sc.disruptive_rate, force=force)
+    video = make_video(rng, n, start=rng.uniform(0, 2 * np.pi), rate=sc.disruptive_rate, force=force,
+                       mix=dict(sc.disruption_mix) or None, seg_threshold=sc.group_threshold)
+    if sc.hold_rate > 0:
+        # its own generator, so scales without dwells render exactly as before
+        dwell = np.random.default_rng([seed, 3, ci, vi])
+        if dwell.random() < sc.hold_rate:
+            video = hold(video, dwell, sc.hold_frames, sc.group_threshold)
     polyps = []
     if rng.random() < sc.polyp_video_rate:
         for _ in range(int(rng.integers(1, 3))):
