@@ -177,3 +177,25 @@ def test_cli_scale_choices_match_scales() -> None:
 
     assert tuple(SCALES) == _SCALE_NAMES
     assert SCALES["large"].pool_frames >= 100_000
+
+
+def test_dwell_holds_the_camera_and_keeps_one_group_per_hold():
+    from delbench.data.synth.camera import hold, make_video
+
+    video = make_video(np.random.default_rng(3), 40, 0.0, 0.0, seg_threshold=0.15)
+    held = hold(video, np.random.default_rng(4), 20, 0.15)
+    cx = np.array([c.cx for c in held.cams])
+    assert np.abs(cx[:20] - cx[0]).max() < 0.02 and np.abs(cx[20:] - cx[20]).max() < 0.02
+    assert len(np.unique(held.groups[:20])) == 1
+    assert len(np.unique(held.groups)) < len(np.unique(video.groups))
+    assert held.quality == video.quality
+
+
+def test_group_threshold_and_disruption_mix():
+    from delbench.data.synth.camera import make_video, schedule
+
+    loose = make_video(np.random.default_rng(5), 40, 0.0, 0.3, seg_threshold=0.5)
+    tight = make_video(np.random.default_rng(5), 40, 0.0, 0.3, seg_threshold=0.1)
+    assert len(np.unique(tight.groups)) > len(np.unique(loose.groups))
+    only = schedule(np.random.default_rng(6), 400, 0.5, mix={"blank": 1.0})
+    assert set(only) <= {"clean", "blank", "pattern"} and only.count("blank") > 50
