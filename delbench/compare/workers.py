@@ -57,8 +57,11 @@ def worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
 
 def stop(pool: ProcessPoolExecutor) -> None:
     """Cancel what has not started and end the workers now: SIGTERM, then SIGKILL after ``STOP_WAIT_S``."""
-    # The pool's own process table: the public terminate_workers() only exists from Python 3.14.
-    processes = list((getattr(pool, "_processes", None) or {}).values())
+    import multiprocessing
+
+    # This process's children are the pool's workers (ProcessPoolExecutor.terminate_workers() only
+    # exists from Python 3.14).
+    processes = multiprocessing.active_children()
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in processes:
         if proc.is_alive():
