@@ -59,7 +59,10 @@ def test_ctrl_c_stops_workers_at_once_and_the_rerun_resumes(tmp_path: Path) -> N
     out, cache = tmp_path / "run", tmp_path / "cache"
     cmd = [sys.executable, "-m", "delbench.cli", "compare", "random", "--protocol", str(protocol), "--out", str(out),
            "--cache", str(cache), "--seeds", "0", "--tasks", "syn-kvasir", "--jobs", "2", "--no-plots"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    # a shell starts background jobs with SIGINT ignored, and Python then keeps it ignored: restore the
+    # default so the command sees the interrupt as it would from a terminal
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         pretrain = cache / "stages" / "pretrain"
         deadline = time.monotonic() + 180

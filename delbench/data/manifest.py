@@ -115,7 +115,10 @@ def read_manifest(root: str | Path, *, check_paths: bool = True) -> "Any":
             f"{path}: cannot read the manifest ({type(exc).__name__}), it is truncated or damaged; "
             f"re-import or re-create the dataset root, then run `delbench data verify {path.parent}`"
         ) from None
-    missing = [c for c in ("id", *PATH_COLUMNS) if c not in frame.columns]
+    # a pool-only manifest (or one read only for its pool) needs no mask column
+    needed = ("id", "path") + (("mask_path",) if "role" in frame.columns and (frame["role"] == "task").any()
+                               and "split" in frame.columns else ())
+    missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise DelbenchError(f"{path}: manifest has no {', '.join(missing)} column; re-create or re-import the dataset root")
     if check_paths:
