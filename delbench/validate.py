@@ -45,7 +45,7 @@ class Verdict:
 
     @property
     def passed(self) -> bool:
-        return all(_holds(r) for r in self.rungs)
+        return bool(self.rungs) and all(_holds(r) for r in self.rungs)
 
     def failures(self) -> list[str]:
         return [f"{r.a} > {r.b} at R={r.ratio:g}: lower bound {100 * r.lower:+.2f}" for r in self.rungs if not _holds(r)]

@@ -98,3 +98,7 @@ def test_exit_status_follows_the_verdict(tmp_path, monkeypatch, levels, code):
     assert (tmp_path / "run" / "tables" / "validate.md").is_file()
     if code:
         assert "does not rank data by quality" in result.output and "oracle > random" in result.output
+
+
+def test_no_rung_is_no_pass():
+    assert not judge(results(), ratios=()).passed

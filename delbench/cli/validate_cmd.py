@@ -37,10 +37,10 @@ def validate(protocol: str, data: Path | None, ratios: str, seeds: str | None, t
     from delbench.report.render import render_run
     from delbench.report.validate_view import ladder_grid, task_grid, write_verdict
     from delbench.report.tables import to_rich
-    from delbench.validate import SELECTORS, judge
+    from delbench.validate import RATIOS, SELECTORS, judge
 
     proto = load_protocol(protocol)
-    wanted = parse_ratios(ratios) or ()
+    wanted = parse_ratios(ratios) or RATIOS
     config = CompareConfig(
         selectors=SELECTORS, protocol=protocol, out=out or Path("runs") / f"validate-{proto.name}", data=data,
         ratios=wanted, seeds=parse_seeds(seeds), tasks=tuple(t for t in tasks.split(",") if t) if tasks else None,
