@@ -128,14 +128,19 @@ def _refusal(bad: Skipped) -> str:
     return f"{bad.line()}; fix or remove it, or pass --skip-bad to import the rest"
 
 
-def _check_out(src: Path, out: Path, *, force: bool, merge: bool) -> None:
+def check_apart(command: str, src: Path, out: Path) -> None:
+    """An output folder that is neither the source, inside it, around it, nor a file (import, plant)."""
     s, o = src.resolve(), out.resolve()
     if o == s or o.is_relative_to(s):
-        raise DelbenchError(f"import: output {out} is inside the source {src}; choose a folder outside it")
+        raise DelbenchError(f"{command}: output {out} is inside the source {src}; choose a folder outside it")
     if s.is_relative_to(o):
-        raise DelbenchError(f"import: source {src} is inside the output {out}; choose another output folder")
+        raise DelbenchError(f"{command}: source {src} is inside the output {out}; choose another output folder")
     if out.exists() and not out.is_dir():
-        raise DelbenchError(f"import: output {out} exists and is not a folder")
+        raise DelbenchError(f"{command}: output {out} exists and is not a folder")
+
+
+def _check_out(src: Path, out: Path, *, force: bool, merge: bool) -> None:
+    check_apart("import", src, out)
     if out.is_dir() and any(out.iterdir()) and not (force or merge):
         raise DelbenchError(
             f"import: output {out} is not empty; pass --force to replace it or --merge to add to its manifest"

@@ -160,15 +160,11 @@ def plant(
 
 
 def _check_paths(src: Path, out: Path, force: bool) -> None:
+    from delbench.data.importer import check_apart
+
     if not src.is_dir():
         raise DelbenchError(f"plant: source {src} is not a directory; pass a dataset root")
-    s, o = src.resolve(), out.resolve()
-    if o == s or o.is_relative_to(s):
-        raise DelbenchError(f"plant: output {out} is inside the source {src}; choose a folder outside it")
-    if s.is_relative_to(o):
-        raise DelbenchError(f"plant: source {src} is inside the output {out}; choose another output folder")
-    if out.exists() and not out.is_dir():
-        raise DelbenchError(f"plant: output {out} exists and is not a folder")
+    check_apart("plant", src, out)
     if out.is_dir() and any(out.iterdir()) and not force:
         raise DelbenchError(f"plant: {out} already exists and is not empty; choose another --out or pass --force")
 
