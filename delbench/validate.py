@@ -34,7 +34,7 @@ class TaskCheck:
 
     @property
     def full_beats_scratch(self) -> bool:
-        return bool(self.full_minus_scratch.lower > 0)
+        return holds(self.full_minus_scratch)
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,10 @@ class Verdict:
 
     @property
     def passed(self) -> bool:
-        return bool(self.rungs) and all(_holds(r) for r in self.rungs)
+        return bool(self.rungs) and all(holds(r) for r in self.rungs)
 
     def failures(self) -> list[str]:
-        return [f"{r.a} > {r.b} at R={r.ratio:g}: lower bound {100 * r.lower:+.2f}" for r in self.rungs if not _holds(r)]
+        return [f"{r.a} > {r.b} at R={r.ratio:g}: lower bound {100 * r.lower:+.2f}" for r in self.rungs if not holds(r)]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,7 +59,8 @@ class Verdict:
         }
 
 
-def _holds(diff: PairedDiff) -> bool:
+def holds(diff: PairedDiff) -> bool:
+    """A rung holds when its one-sided 95% lower bound over at least two seeds is above 0."""
     return diff.n >= 2 and math.isfinite(diff.lower) and diff.lower > 0
 
 

@@ -19,22 +19,25 @@ def _pts(x: float) -> str:
 
 
 def ladder_grid(verdict: "Verdict") -> Grid:
+    from delbench.validate import holds
+
     n = max((r.n for r in verdict.rungs), default=0)
     header = ["rung", "R", "per-seed Δ mIoU x100", "mean", "lower 95%", f"MDE ({n} seeds)", "holds"]
     rows = []
     for r in verdict.rungs:
-        holds = r.n >= 2 and math.isfinite(r.lower) and r.lower > 0
         rows.append([f"{r.a} > {r.b}", f"{r.ratio:g}", " ".join(_pts(d) for d in r.diffs), _pts(r.mean),
-                     _pts(r.lower), "–" if not math.isfinite(r.mde) else f"{100 * r.mde:.2f}", "yes" if holds else "NO"])
+                     _pts(r.lower), "–" if not math.isfinite(r.mde) else f"{100 * r.mde:.2f}", "yes" if holds(r) else "NO"])
     return Grid("Validity ladder: task-mean test mIoU, paired by seed (one-sided 95% t lower bound)", header, rows, set())
 
 
 def task_grid(verdict: "Verdict") -> Grid:
+    from delbench.validate import holds
+
     header = ["task", "dead", "full − scratch x100", "lower 95%", "full beats scratch"]
     rows = [[t.task, "DEAD" if t.dead else "no", _pts(t.full_minus_scratch.mean), _pts(t.full_minus_scratch.lower),
              "yes" if t.full_beats_scratch else "NO"] for t in verdict.tasks]
     o = verdict.overall
-    rows.append(["(task mean)", "", _pts(o.mean), _pts(o.lower), "yes" if o.lower > 0 else "NO"])
+    rows.append(["(task mean)", "", _pts(o.mean), _pts(o.lower), "yes" if holds(o) else "NO"])
     return Grid("Tasks: dead tasks and full vs scratch, paired by seed", header, rows, set())
 
 
