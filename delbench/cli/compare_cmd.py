@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from delbench.cli.output import format_option
 from delbench.cli.params import parse_params
 
 
@@ -22,9 +23,10 @@ from delbench.cli.params import parse_params
 @click.option("--jobs", default=None, type=int, help="Worker processes for pre-train/evaluate units (default: one per CPU, at most 4).")
 @click.option("--cross/--no-cross", default=False, show_default=True, help="Also run the cross-dataset matrix.")
 @click.option("--no-plots", is_flag=True, help="Skip plots and galleries (tables only).")
+@format_option
 def compare(selectors: tuple[str, ...], protocol: str, data: Path | None, ratios: str | None, seeds: str | None,
             tasks: str | None, out: Path | None, params: tuple[str, ...], overrides: tuple[str, ...],
-            cache: Path | None, jobs: int | None, cross: bool, no_plots: bool) -> None:
+            cache: Path | None, jobs: int | None, cross: bool, no_plots: bool, fmt: str) -> None:
     """Run SELECTORS head-to-head under one protocol and print comparison tables.
 
     With no options: the smoke protocol on the synthetic DataDEL. Rerunning resumes: only stages whose
@@ -36,8 +38,8 @@ def compare(selectors: tuple[str, ...], protocol: str, data: Path | None, ratios
 
     from delbench.compare.plan import CompareConfig, default_jobs, parse_ratios, parse_seeds, split_params
     from delbench.compare.runner import run_compare
+    from delbench.cli.output import finish
     from delbench.report.render import render_run
-    from delbench.report.tables import to_rich
 
     config = CompareConfig(
         selectors=tuple(dict.fromkeys(selectors)), protocol=protocol, out=out, data=data,
@@ -46,7 +48,7 @@ def compare(selectors: tuple[str, ...], protocol: str, data: Path | None, ratios
         params=split_params(parse_params(params), tuple(dict.fromkeys(selectors))), cache=cache, jobs=default_jobs(jobs), cross=cross,
         overrides=parse_params(overrides, "--set"),
     )
-    console = Console()
+    console = Console(stderr=fmt != "text")  # a script's stdout holds only the formatted tables
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("eta"), TimeRemainingColumn())
     with contextlib.ExitStack() as keep:  # the run directory's lock, held until its tables are rendered
@@ -63,16 +65,4 @@ def compare(selectors: tuple[str, ...], protocol: str, data: Path | None, ratios
                 done=lambda u: bar.advance(units), keep=keep,
             )
         grids = render_run(run_dir, plots=not no_plots)
-    for grid in grids:
-        console.print(to_rich(grid))
-    console.print(stage_counts(run_dir), soft_wrap=True)
-    console.print(f"run directory: {run_dir}")
-
-
-def stage_counts(run_dir: Path) -> str:
-    """``stages: select 2 reused, 0 computed; ...`` from run.json: what this invocation took from the cache."""
-    import json
-
-    counts = json.loads((run_dir / "run.json").read_text()).get("stages", {})
-    return "stages: " + "; ".join(f"{stage} {counts[stage]['reused']} reused, {counts[stage]['computed']} computed"
-                                   for stage in ("select", "pretrain", "evaluate") if stage in counts)
+        finish(run_dir, grids, fmt, galleries=not no_plots, stages=True)

@@ -35,6 +35,7 @@ def validate(protocol: str, data: Path | None, ratios: str, seeds: str | None, t
     from delbench.compare.results import read_results
     from delbench.protocol import load_protocol
     from delbench.report.render import render_run
+    from delbench.report.run_report import write_report
     from delbench.report.validate_view import ladder_grid, task_grid, write_verdict
     from delbench.report.tables import to_rich
     from delbench.validate import RATIOS, SELECTORS, judge
@@ -54,9 +55,11 @@ def validate(protocol: str, data: Path | None, ratios: str, seeds: str | None, t
         render_run(run_dir, plots=not no_plots)
         verdict = judge(read_results(run_dir), wanted)
         write_verdict(run_dir, verdict)
+        report = write_report(run_dir, galleries=not no_plots)  # after the verdict: the report shows the ladder
     console.print(to_rich(ladder_grid(verdict)))
     console.print(to_rich(task_grid(verdict)))
     console.print(f"run directory: {run_dir}")
+    console.print(f"report: {report}")
     if not verdict.passed:
         raise click.ClickException(f"protocol {proto.name} does not rank data by quality: " + "; ".join(verdict.failures()))
     console.print(f"[bold green]protocol {proto.name} ranks data by quality[/]: oracle > random > adversary at "

@@ -20,7 +20,7 @@ RESULT_KEY = ["selector", "ratio_target", "seed", "task"]
 CROSS_KEY = ["selector", "ratio_target", "seed", "train_task", "test_task"]
 # What each invocation into the directory is remembered by, in run.json's ``invocations``.
 INVOCATION = ("started", "selectors", "ratios", "seeds", "tasks", "params", "overrides", "cross", "data_root",
-              "manifest_sha256", "stages", "wall_seconds", "git_commit", "delbench")
+              "manifest_sha256", "stages", "wall_seconds", "git_commit", "delbench", "protocol_arg", "data_arg")
 
 
 @contextlib.contextmanager

@@ -211,5 +211,7 @@ def _run_compare(config: CompareConfig, say: Progress, on_total: Callable[[int],
         "params": checked.filled, "overrides": dict(config.overrides), "data_root": str(root),
         "manifest_sha256": manifest_sha, "embeddings": str(embeddings), "cross": config.cross,
         "stages": counts, "started": started, "wall_seconds": time.perf_counter() - start,
+        # as given on the command line, so the report can print the command that reproduces the run
+        "protocol_arg": str(config.protocol), "data_arg": str(config.data) if config.data else None,
     })
     return run_dir
