@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,3 +55,56 @@ def planted() -> Planted:
 @pytest.fixture
 def planted_factory():
     return make_planted
+
+
+# --- the suite's real run of the `ci` protocol, shared --------------------------------------------
+
+@pytest.fixture(scope="session")
+def ci_regress(tmp_path_factory):
+    """``delbench regress --protocol ci`` against the committed baseline, into a fresh cache: the one
+    place the suite trains the ``ci`` protocol. Returns (CliRunner result, run directory, cache); later
+    ``ci`` compares into that cache reuse its stages."""
+    from click.testing import CliRunner
+
+    from delbench.cli import cli
+
+    base = tmp_path_factory.mktemp("ci")
+    baseline = Path(__file__).resolve().parents[1] / "baselines" / "ci.json"
+    result = CliRunner().invoke(cli, ["regress", "--protocol", "ci", "--baseline", str(baseline),
+                                      "--out", str(base / "run"), "--cache", str(base / "cache")])
+    return result, base / "run", base / "cache"
+
+
+@dataclass
+class CiRuns:
+    """Two ``compare meddel random --protocol ci`` runs, seed 0 and seed 1, in ``base/runs``."""
+
+    base: Path
+    cache: Path
+    seed0: Path
+    seed1: Path
+    seed0_output: str
+
+
+@pytest.fixture(scope="session")
+def ci_runs(ci_regress, tmp_path_factory) -> CiRuns:
+    """``make demo``'s command under the ``ci`` protocol, one seed per run and made the way a user
+    does (from the working directory, ``--out runs/...``); every stage comes from ``ci_regress``'s cache."""
+    from click.testing import CliRunner
+
+    from delbench.cli import cli
+
+    _, _, cache = ci_regress
+    base = tmp_path_factory.mktemp("ci-runs")
+    outputs = {}
+    here = os.getcwd()
+    os.chdir(base)
+    try:
+        for seed, more in ((0, []), (1, ["--no-plots"])):
+            result = CliRunner().invoke(cli, ["compare", "meddel", "random", "--protocol", "ci", "--seeds", str(seed),
+                                              "--out", f"runs/seed{seed}", "--cache", str(cache), *more])
+            assert result.exit_code == 0, result.output
+            outputs[seed] = result.output
+    finally:
+        os.chdir(here)
+    return CiRuns(base, cache, base / "runs" / "seed0", base / "runs" / "seed1", outputs[0])

@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from delbench.cli import cli
 from delbench.protocol import load_protocol
 from delbench.regress import choose_mode, fingerprint, read_baseline
 
@@ -16,10 +14,9 @@ BASELINE = Path(__file__).resolve().parents[1] / "baselines" / "ci.json"
 
 
 @pytest.mark.slow
-def test_ci_baseline_holds(tmp_path):
+def test_ci_baseline_holds(ci_regress):
     mode, _ = choose_mode("auto", read_baseline(BASELINE), fingerprint(load_protocol("ci")))
-    result = CliRunner().invoke(cli, ["regress", "--protocol", "ci", "--baseline", str(BASELINE),
-                                      "--out", str(tmp_path / "run"), "--cache", str(tmp_path / "cache")])
+    result, _, _ = ci_regress  # regress against BASELINE into a fresh cache (conftest.py)
     assert result.exit_code == 0, result.output
     assert f"mode: {mode}" in result.output
     assert "within tolerance" in result.output

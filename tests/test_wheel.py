@@ -114,3 +114,18 @@ def test_checkout_protocols_link_into_the_package() -> None:
     link = ROOT / "protocols"
     assert link.is_symlink() and not Path(os.readlink(link)).is_absolute()
     assert link.resolve() == PROTOCOL_DIR.resolve() == (ROOT / "delbench" / "protocols").resolve()
+
+
+def test_installed_wheel_writes_the_html_report(wheel_site: Path, tmp_path: Path) -> None:
+    from delbench.compare.results import write_frame
+    from tests.test_report import fake_results
+
+    run = tmp_path / "run"
+    run.mkdir()
+    write_frame(fake_results(), run / "results.parquet")
+    (run / "run.json").write_text(json.dumps({"selectors": ["meddel", "random"], "ratios": [0.2, 0.5],
+                                              "seeds": [0, 1, 2], "data_root": ""}))
+    res = _run(wheel_site, tmp_path, "-m", "delbench.cli", "report", "run", "--no-plots")
+    assert res.returncode == 0, res.stderr
+    html = (run / "report.html").read_text()  # the templates are package data of the wheel
+    assert 'id="summary"' in html and "<style>" in html and "<script>" in html

@@ -80,8 +80,13 @@ def summary_records(results: pd.DataFrame) -> list[dict[str, Any]]:
     """The summary's numbers (fractions, not x100), one record per selector and ratio; NaN as None."""
     frame = summary(results, REFERENCE)
     frame = frame[frame["selector"].isin(REFERENCES) | (frame["ratio_target"] < 1.0)]
-    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in rec.items()}
-            for rec in json.loads(frame.to_json(orient="records"))]
+    def plain(v: Any) -> Any:
+        v = v.item() if hasattr(v, "item") else v
+        return None if isinstance(v, float) and math.isnan(v) else v
+
+    counts = ("n_seeds", "n", "win", "tie", "loss")
+    records = [{k: plain(v) for k, v in rec.items()} for rec in frame.to_dict(orient="records")]
+    return [{k: int(v) if k in counts and v is not None else v for k, v in rec.items()} for rec in records]
 
 
 def formatted(fmt: str, results: pd.DataFrame, grids: Sequence[Grid], run_dir: Path, report: Path,
@@ -91,7 +96,7 @@ def formatted(fmt: str, results: pd.DataFrame, grids: Sequence[Grid], run_dir: P
     if fmt == "md":
         return "\n".join(to_markdown(g) for g in grids)
     if fmt == "csv":
-        return pd.DataFrame(summary_records(results)).to_csv(index=False, float_format="%.6g")
+        return pd.DataFrame(summary_records(results)).to_csv(index=False)
     if fmt == "json":
         payload = {"run_dir": str(run_dir), "report": str(report), "summary": summary_records(results)}
         if stages is not None:

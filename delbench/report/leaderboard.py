@@ -165,7 +165,7 @@ def write_board(board: pd.DataFrame, results: pd.DataFrame, meta: dict[str, Any]
 
     texts = {
         FILES[0]: markdown(board, results, meta, conflicts),
-        FILES[1]: board.to_csv(index=False, float_format="%.6g"),
+        FILES[1]: board.to_csv(index=False),
         FILES[2]: html(board, results, meta, conflicts),
     }
     written = []
