@@ -303,7 +303,7 @@ def test_run_json_records_filled_in_params(overridden) -> None:
 def test_compare_reports_reused_and_computed_stages(overridden) -> None:
     out, _, first, second = overridden
     # meddel R=0.25, full and scratch on one seed and one task: 1 select, 2 pre-trainings, 3 evaluations
-    assert "stages: select 0 reused, 1 computed; pretrain 0 reused, 2 computed; evaluate 0 reused, 3 computed" in first.output
-    assert "stages: select 1 reused, 0 computed; pretrain 2 reused, 0 computed; evaluate 3 reused, 0 computed" in second.output
+    assert "stages reused: select 0, pretrain 0, evaluate 0\nstages computed: select 1, pretrain 2, evaluate 3" in first.output
+    assert "stages reused: select 1, pretrain 2, evaluate 3\nstages computed: select 0, pretrain 0, evaluate 0" in second.output
     info = json.loads((out / "run.json").read_text())
     assert info["stages"]["evaluate"] == {"reused": 3, "computed": 0}

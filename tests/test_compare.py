@@ -63,6 +63,7 @@ def test_outputs(run):
     for name in ("miou_vs_ratio.png", "normdel_vs_ratio.svg", "gallery_meddel_r0.25.png", "gallery_random_r0.25.png"):
         assert (out / "plots" / name).is_file(), name
     assert (out / "subsets" / "meddel" / "seed0" / "r0.25.reasons.parquet").is_file()
+    assert 'id="gallery-meddel-r0.25"' in (out / "report.html").read_text()
 
 
 def test_rerun_is_cached_and_identical(run, tiny):

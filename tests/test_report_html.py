@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import shlex
 from html.parser import HTMLParser
 from pathlib import Path
@@ -167,3 +168,24 @@ def test_frame_view_sorts_numbers_by_value():
     view = frame_view("t", pd.DataFrame({"a": ["x", "y"], "b": [1.5, float("nan")]}))
     assert [c.sort for c in view.rows[0]] == [None, 1.5]
     assert view.rows[1][1].text == "–" and view.rows[1][1].sort is None
+
+
+def test_plots_and_cross_heatmaps_are_embedded(tmp_path):
+    from delbench.compare.results import CROSS
+    from delbench.report.render import render_run
+
+    run = make_run(tmp_path)
+    cross = pd.DataFrame([{"selector": s, "ratio_target": 0.2, "seed": 0, "train_task": a, "test_task": b, "miou": 0.5}
+                          for s in ("meddel", "random") for a in ("polyp-a", "polyp-b") for b in ("polyp-a", "polyp-b")])
+    write_frame(cross, run / CROSS)
+    render_run(run, plots=True)
+    html = write_report(run).read_text()
+    images = [a for tag, a in parse(html).tags if tag == "img"]
+    titles = sorted(a["title"] for a in images)
+    assert titles == ["cross_meddel_r0.2", "cross_random_r0.2", "miou vs ratio", "normdel vs ratio"]
+    assert all(a["src"].startswith("data:image/png;base64,") for a in images)
+    assert 'id="cross"' in html
+    # without plots/ the report says how to draw them
+    shutil.rmtree(run / "plots")
+    html = write_report(run).read_text()
+    assert "<img" not in html and "delbench report RUN_DIR" in html

@@ -96,6 +96,9 @@ def test_exit_status_follows_the_verdict(tmp_path, monkeypatch, levels, code):
     verdict = json.loads((tmp_path / "run" / "validate.json").read_text())
     assert verdict["passed"] is (code == 0)
     assert (tmp_path / "run" / "tables" / "validate.md").is_file()
+    # the report is written after the verdict, so it shows this run's ladder
+    report = (tmp_path / "run" / "report.html").read_text()
+    assert 'id="validate-ladder"' in report and ("verdict-pass" if code == 0 else "verdict-fail") in report
     if code:
         assert "does not rank data by quality" in result.output and "oracle > random" in result.output
 

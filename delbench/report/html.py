@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -107,7 +107,3 @@ def write_page(path: Path, template: str, **context: Any) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return path
-
-
-def views(grids: Sequence[tuple[str, Grid]]) -> list[TableView]:
-    return [grid_view(grid, table_id) for table_id, grid in grids]

@@ -150,7 +150,8 @@ def write_report(run_dir: str | Path, galleries: bool = True,
     sections = [*extra_tables(run_dir, info, pool), *extra]
     return write_page(
         run_dir / REPORT, "report.html.j2",
-        delbench_version=__version__, run_name=run_dir.resolve().name, protocol=info.get("protocol", {}),
+        delbench_version=__version__, run_name=run_dir.resolve().name,
+        protocol={"name": "?", "version": "?", **(info.get("protocol") or {})},
         protocol_hash=info.get("protocol_hash", "?"), selectors=info.get("selectors", []),
         ratios=[f"{r:g}" for r in info.get("ratios", [])], seeds=info.get("seeds", []),
         run_facts=_run_facts(run_dir, info, results), versions=_versions(info), params=_params_view(info),
@@ -163,7 +164,8 @@ def write_report(run_dir: str | Path, galleries: bool = True,
         removal_note="The pool has no ground truth (gt_quality), or its dataset root is no longer on this machine.",
         galleries=run_galleries(run_dir, info, pool, root) if shown else [],
         galleries_note=("Galleries left out (--no-plots)." if not galleries else
-                        f"The pool's images are not on this machine ({info.get('data_root')})."),
+                        f"The pool's images are not on this machine ({info.get('data_root')})." if not shown else
+                        "No subset below R = 1 in this run directory's subsets/."),
         validate=_validate(run_dir),
         extra=[frame_view(title, frame, f"extra-{slug(title)}") for title, frame in sections],
     )
