@@ -167,6 +167,13 @@ def test_bad_input_is_one_line_naming_the_file(split, tmp_path, damage, needle):
     assert not (tmp_path / "board").exists()
 
 
+def test_out_must_be_a_directory(split, tmp_path):
+    a, b, _ = split
+    (tmp_path / "file").write_text("x")
+    line = one_line_error(board(a, b, "--out", tmp_path / "file"))
+    assert "file: exists and is not a directory" in line
+
+
 def test_nothing_half_written(split, tmp_path, monkeypatch):
     a, b, _ = split
 

@@ -20,6 +20,10 @@ def board(runs: tuple[Path, ...], out: Path) -> None:
     from delbench.report.board import check_one_study, merge, merged_info, read_run
     from delbench.report.leaderboard import console_lines, leaderboard, write_board
 
+    from delbench.errors import DelbenchError
+
+    if out.exists() and not out.is_dir():
+        raise DelbenchError(f"--out {out}: exists and is not a directory")
     loaded = [read_run(path) for path in dict.fromkeys(runs)]
     check_one_study(loaded)
     results, conflicts = merge(loaded)
