@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import math
+import numbers
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,15 @@ class TableView:
     rows: list[list[Cell]]
     note: str = ""
 
+    @property
+    def text_columns(self) -> set[int]:
+        """Columns of words (no number, and not only "–"): set left-aligned."""
+        def words(j: int) -> bool:
+            cells = [row[j] for row in self.rows if j < len(row)]
+            return all(c.sort is None for c in cells) and any(c.text != "–" for c in cells)
+
+        return {j for j in range(len(self.header)) if words(j)}
+
 
 def sort_key(text: str) -> float | None:
     match = _NUMBER.match(text)
@@ -64,7 +74,7 @@ def _frame_text(value: Any) -> str:
 
 
 def frame_view(title: str, frame: pd.DataFrame, table_id: str | None = None, index: bool = False) -> TableView:
-    """Any DataFrame as a sortable table (floats to 4 significant digits)."""
+    """Any DataFrame as a sortable table (floats to 4 significant digits; numbers sort by value)."""
     if index:
         frame = frame.reset_index()
     rows = []
@@ -72,8 +82,9 @@ def frame_view(title: str, frame: pd.DataFrame, table_id: str | None = None, ind
         cells = []
         for value in record:
             text = _frame_text(value)
-            number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and text != "–" else None
-            cells.append(Cell(text, number if number is not None else sort_key(text)))
+            # a string sorts as text even when it starts with digits (a date, a commit)
+            number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) and text != "–" else None
+            cells.append(Cell(text, number))
         rows.append(cells)
     return TableView(table_id or f"extra-{slug(title)}", title, [str(c) for c in frame.columns], rows)
 
