@@ -33,11 +33,20 @@ def test_import_builds_a_valid_manifest(case: Case, trees: Path, tmp_path: Path)
     assert tasks.groupby("task").size().to_dict() == case.tasks
     assert set(frame["center"]) == set(case.centers)
     assert frame["video"].nunique() == case.videos
-    assert frame["id"].str.startswith(case.format + "/").all()
+    source = case.source or case.format
+    assert frame["id"].str.startswith(source + "/").all()
     assert tasks["split"].isin(SPLITS).all() and tasks["mask_path"].notna().all()
     assert frame.loc[frame["role"] == "pool", ["task", "split", "mask_path"]].isna().all().all()
-    assert (frame["source"] == case.format).all()
+    assert (frame["source"] == source).all()
     assert verify(tmp_path / "root") == []
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.tasks], ids=[c.name for c in CASES if c.tasks])
+def test_no_group_spans_two_splits(case: Case, trees: Path, tmp_path: Path) -> None:
+    import_dataset(case.format, trees / case.src, tmp_path / "root", **case.options)
+    tasks = read_manifest(tmp_path / "root").query("role == 'task'")
+    grouped = tasks[tasks["video"].notna()]
+    assert (grouped.groupby(["task", "video"])["split"].nunique() == 1).all()
 
 
 def test_every_builtin_format_has_a_fake_tree() -> None:
