@@ -85,6 +85,16 @@ def mask(path: Path, seed: int, size: tuple[int, int] = (W, H), low: int = 0, hi
     return path
 
 
+def smooth(path: Path, seed: int, size: tuple[int, int] = (160, 128)) -> Path:
+    """A smooth random image (a coarse random field, upsampled): structure a perceptual hash sees,
+    unlike pixel noise, so crops and re-encodes of it stay recognisable."""
+    rng = np.random.default_rng(seed)
+    coarse = Image.fromarray(rng.integers(0, 256, size=(5, 6, 3), dtype=np.uint8))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    coarse.resize(size, Image.BICUBIC).save(path)
+    return path
+
+
 def image16(path: Path, size: tuple[int, int] = (W, H)) -> Path:
     """A 16-bit greyscale PNG (Pillow mode I;16): a left-to-right ramp over the full 0..65535 range."""
     arr = np.tile(np.linspace(0, 65535, size[0]).round().astype(np.uint16), (size[1], 1))
