@@ -123,7 +123,7 @@ def test_folder_task_reads_images_in_subfolders(tmp_path: Path) -> None:
     result = import_dataset("folder", src, tmp_path / "root", role="task", mask_suffix="_mask")
     frame = read_manifest(tmp_path / "root")
     assert result.rows == len(frame) == 5
-    assert "folder/images/sub/deeper/e" in set(frame["id"])
+    assert "my-task/images/sub/deeper/e" in set(frame["id"])  # ids start with the folder's source name
     assert frame["mask_path"].notna().all()
 
 

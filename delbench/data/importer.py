@@ -105,9 +105,8 @@ def import_dataset(
     for spec in pool_from_task:
         parse(spec)
     src, out = Path(src), Path(out)
-    registry = get_plugins().datasets
-    adapter = registry.get(fmt).create(**options)
-    name = _source_name(fmt, source, adapter, src, [e.name for e in registry])
+    adapter = get_plugins().datasets.get(fmt).create(**options)
+    name = _source_name(fmt, source, adapter, src)
     _check_out(src, out, force=force, merge=merge)
     scan = adapter.scan(src)
     root = Path(scan.root).resolve()
@@ -153,17 +152,14 @@ def import_dataset(
     return result
 
 
-def _source_name(fmt: str, source: str | None, adapter: Any, src: Path, formats: list[str]) -> str:
+def _source_name(fmt: str, source: str | None, adapter: Any, src: Path) -> str:
     """The rows' ``source``: ``source``, else the adapter's default for ``src`` (a folder's name), else
-    the format. Another format's name is refused: its rows would be mistaken for that release's."""
+    the format."""
     default = getattr(adapter, "default_source", None)
     name = source or (default(src) if default else None) or fmt
     if not SOURCE_NAME.match(name):
         raise DelbenchError(f"import: source name {name!r} must be lower-case letters, digits, '.', '_' or '-' "
                             "(starting with a letter or digit); pass --source NAME")
-    if name != fmt and name in formats:
-        raise DelbenchError(f"import: source name {name!r} is the name of another format; pass --source NAME "
-                            "to name these rows")
     return name
 
 
@@ -354,8 +350,8 @@ def _merge(old: Any, new: Any, out: Path) -> Any:
     clash = sorted(set(old["id"]) & set(new["id"]))
     if clash:
         raise DelbenchError(
-            f"import: id {clash[0]!r} is already in {out} ({len(clash)} clashes; was this format imported before?); "
-            f"use --force to replace the root"
+            f"import: id {clash[0]!r} is already in {out} ({len(clash)} clashes; was this source imported before?); "
+            f"use --force to replace the root, or --source NAME to import it under another name"
         )
     if not hasattr(new, "columns"):
         return old
