@@ -12,8 +12,8 @@ from delbench.compare.plan import Unit
 from delbench.compare.runinfo import run_info
 from delbench.metrics import del_score, normdel
 
-COLUMNS = ["selector", "ratio_target", "ratio_achieved", "seed", "task", "miou", "miou_dataset", "dice",
-           "del", "normdel", "pretrain_steps", "pretrain_seconds", "select_seconds", "kept_bytes"]
+COLUMNS = ["selector", "ratio_target", "ratio_achieved", "seed", "task", "miou", "miou_all", "miou_dataset", "dice",
+           "empty_share", "del", "normdel", "pretrain_steps", "pretrain_seconds", "select_seconds", "kept_bytes"]
 RESULTS = "results.parquet"
 CROSS = "crossdata.parquet"
 
@@ -25,8 +25,9 @@ def results_frame(units: list[Unit], outcome: dict[Unit, dict[str, Any]], alpha:
         for r in got["rows"]:
             rows.append({
                 "selector": unit.selector, "ratio_target": unit.ratio_target, "ratio_achieved": unit.ratio_achieved,
-                "seed": unit.seed, "task": r["task"], "miou": float(r["miou"]), "miou_dataset": float(r["miou_dataset"]),
-                "dice": float(r["dice"]), "pretrain_steps": got["pretrain_steps"], "pretrain_seconds": got["pretrain_seconds"],
+                "seed": unit.seed, "task": r["task"], "miou": float(r["miou"]), "miou_all": float(r["miou_all"]),
+                "miou_dataset": float(r["miou_dataset"]), "dice": float(r["dice"]), "empty_share": float(r["empty_share"]),
+                "pretrain_steps": got["pretrain_steps"], "pretrain_seconds": got["pretrain_seconds"],
                 "select_seconds": unit.select_seconds, "kept_bytes": unit.kept_bytes,
             })
     frame = pd.DataFrame(rows)

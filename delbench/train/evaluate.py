@@ -17,7 +17,7 @@ from delbench.data.manifest import manifest_sha256, read_manifest
 from delbench.errors import DelbenchError
 
 Progress = Callable[[float, str], None]
-CODE_VERSION = 1
+CODE_VERSION = 2  # 2: miou over test images with a polyp; miou_all, empty_share added
 
 
 def all_tasks(frame: Any) -> list[str]:
@@ -57,7 +57,8 @@ def stage_config(root: Path, protocol: Any, checkpoint: Path | None, task: str, 
 
 def evaluate(root: Path, protocol: Any, cache_dir: Path, *, checkpoint: Path | None, seed: int,
              tasks: list[str] | None = None, progress: Progress | None = None) -> list[dict[str, Any]]:
-    """One dict per task: task, miou, miou_dataset, dice (test), val_miou, seconds, and provenance."""
+    """One dict per task: task, miou, miou_all, miou_dataset, dice, empty_share (test), val_miou, seconds,
+    and provenance."""
     root, cache_dir = Path(root), Path(cache_dir)
     frame = read_manifest(root)
     names = resolve_tasks(frame, protocol, tasks, root)
