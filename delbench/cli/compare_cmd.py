@@ -66,6 +66,10 @@ def compare(selectors: tuple[str, ...], protocol: str, data: Path | None, ratios
     for grid in grids:
         console.print(to_rich(grid))
     console.print(stage_counts(run_dir), soft_wrap=True)
+    from delbench.report.composition import pointer
+
+    if pointer(run_dir):
+        console.print(pointer(run_dir), soft_wrap=True)
     console.print(f"run directory: {run_dir}")
 
 

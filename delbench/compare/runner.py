@@ -145,17 +145,62 @@ def execute(units: list[Unit], config: CompareConfig, protocol: Any, root: Path,
     args = (str(root), protocol.to_dict(), str(config.cache_dir()))
     if config.jobs <= 1:
         for unit in units:
-            out[unit] = run_unit(*args, unit, tasks, config.cross, progress=progress)
+            try:
+                out[unit] = run_unit(*args, unit, tasks, config.cross, progress=progress)
+            except MemoryError:
+                raise UnitsLost(out, [(unit, "ran out of memory")]) from None
             done(unit)
         return out
-    from delbench.compare.workers import worker_pool
+    from delbench.compare.workers import WorkerDied, worker_pool
 
-    with worker_pool(config.jobs) as pool:
-        futures = {pool.submit(run_unit, *args, u, tasks, config.cross): u for u in units}
-        for fut in as_completed(futures):
-            out[futures[fut]] = fut.result()
-            done(futures[fut])
+    finished: set[int] = set()
+    futures: dict[Any, int] = {}
+    try:
+        with worker_pool(config.jobs, finished) as pool:
+            futures = {pool.submit(i, run_unit, *args, u, tasks, config.cross): i for i, u in enumerate(units)}
+            for fut in as_completed(futures):
+                unit = units[futures[fut]]
+                try:
+                    out[unit] = fut.result()
+                except MemoryError:
+                    raise UnitsLost(out, [(unit, "ran out of memory")]) from None
+                finished.add(futures[fut])
+                done(unit)
+    except WorkerDied as died:
+        for fut, i in futures.items():  # units that finished while the pool broke
+            if units[i] not in out and fut.done() and not fut.cancelled() and fut.exception() is None:
+                out[units[i]] = fut.result()
+        raise UnitsLost(out, [(units[i], _ended(code)) for i, code in died.jobs]) from None
     return out
+
+
+class UnitsLost(Exception):
+    """Units that did not finish (with why), and the outcome of those that did."""
+
+    def __init__(self, finished: dict[Unit, dict[str, Any]], lost: list[tuple[Unit, str]]) -> None:
+        super().__init__("units lost")
+        self.finished, self.lost = finished, lost
+
+    def message(self, run_dir: Path) -> str:
+        names = " and ".join(f"{u.selector} R={u.ratio_target:g} seed {u.seed} ({why})" for u, why in self.lost)
+        kept = (f"the {len(self.finished)} finished unit(s) are kept in {run_dir / 'results.parquet'} and the cache"
+                if self.finished else "no unit had finished; finished stages are in the cache")
+        return f"compare: a worker ended abruptly while running unit {names}; {kept}; rerun the same command to resume"
+
+
+def _ended(code: int | None) -> str:
+    """How a worker ended, from its exit code."""
+    import signal
+
+    if code is None:
+        return "killed, or out of memory"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"{name}: killed, or out of memory" if -code == signal.SIGKILL else f"ended by {name}"
+    return f"exit code {code}"
 
 
 def run_compare(config: CompareConfig, progress: Progress | None = None,
@@ -201,15 +246,24 @@ def _run_compare(config: CompareConfig, say: Progress, on_total: Callable[[int],
     units = select_all(config, root, embeddings, ratios, seeds, run_dir, say, counts)
     if on_total:
         on_total(len(units))
-    outcome = execute(units, config, protocol, root, tasks, say, done)
-    for got in outcome.values():
-        for stage, tally in got["counts"].items():
-            for kind, n in tally.items():
-                counts.setdefault(stage, {"reused": 0, "computed": 0})[kind] += n
-    write_results(run_dir, protocol, units, outcome, previous=previous, extra={
-        "selectors": list(config.selectors), "ratios": list(ratios), "seeds": list(seeds), "tasks": tasks,
-        "params": checked.filled, "overrides": dict(config.overrides), "data_root": str(root),
-        "manifest_sha256": manifest_sha, "embeddings": str(embeddings), "cross": config.cross,
-        "stages": counts, "started": started, "wall_seconds": time.perf_counter() - start,
-    })
+
+    def record(outcome: dict[Unit, dict[str, Any]]) -> None:
+        for got in outcome.values():
+            for stage, tally in got["counts"].items():
+                for kind, n in tally.items():
+                    counts.setdefault(stage, {"reused": 0, "computed": 0})[kind] += n
+        write_results(run_dir, protocol, [u for u in units if u in outcome], outcome, previous=previous, extra={
+            "selectors": list(config.selectors), "ratios": list(ratios), "seeds": list(seeds), "tasks": tasks,
+            "params": checked.filled, "overrides": dict(config.overrides), "data_root": str(root),
+            "manifest_sha256": manifest_sha, "embeddings": str(embeddings), "cross": config.cross,
+            "stages": counts, "started": started, "wall_seconds": time.perf_counter() - start,
+        })
+
+    try:
+        outcome = execute(units, config, protocol, root, tasks, say, done)
+    except UnitsLost as lost:
+        if lost.finished:  # kept in the run directory too, so its tables show what was done
+            record(lost.finished)
+        raise DelbenchError(lost.message(run_dir)) from None
+    record(outcome)
     return run_dir

@@ -93,6 +93,10 @@ def render_run(run_dir: str | Path, plots: bool = True) -> list[T.Grid]:
         _write(run_dir / "tables" / f"{name}.md", T.to_markdown(grid))
         _write(run_dir / "tables" / f"{name}.tex", T.to_latex(grid))
     _write(run_dir / "results.md", T.to_markdown(T.long_grid(results)))
+    if pool is not None:
+        from delbench.report.composition import write_composition
+
+        write_composition(run_dir, pool)
     if plots:
         ratio_curves(results, run_dir / "plots")
         if (run_dir / CROSS).is_file():
