@@ -22,3 +22,7 @@ def report(run_dir: Path, no_plots: bool) -> None:
         grids = render_run(run_dir, plots=not no_plots)
     for grid in grids:
         console.print(to_rich(grid))
+    from delbench.report.composition import pointer
+
+    if pointer(run_dir):
+        console.print(pointer(run_dir), soft_wrap=True)

@@ -170,7 +170,7 @@ def execute(units: list[Unit], config: CompareConfig, protocol: Any, root: Path,
         for fut, i in futures.items():  # units that finished while the pool broke
             if units[i] not in out and fut.done() and not fut.cancelled() and fut.exception() is None:
                 out[units[i]] = fut.result()
-        raise UnitsLost(out, [(units[i], _ended(code)) for i, code in died.jobs]) from None
+        raise UnitsLost(out, [(units[i], _ended(code)) for i, code in died.jobs if units[i] not in out]) from None
     return out
 
 
@@ -183,9 +183,10 @@ class UnitsLost(Exception):
 
     def message(self, run_dir: Path) -> str:
         names = " and ".join(f"{u.selector} R={u.ratio_target:g} seed {u.seed} ({why})" for u, why in self.lost)
+        what = f"while running unit {names}" if names else "between units (killed, or out of memory)"
         kept = (f"the {len(self.finished)} finished unit(s) are kept in {run_dir / 'results.parquet'} and the cache"
                 if self.finished else "no unit had finished; finished stages are in the cache")
-        return f"compare: a worker ended abruptly while running unit {names}; {kept}; rerun the same command to resume"
+        return f"compare: a worker ended abruptly {what}; {kept}; rerun the same command to resume"
 
 
 def _ended(code: int | None) -> str:

@@ -292,7 +292,8 @@ def _pool_frame(pool: Any, items: list[_Item], ids: list[str], made: list[tuple[
     out["width"] = [m[1] for m in made]
     out["height"] = [m[2] for m in made]
     out["role"] = "pool"
-    for col in ("task", "split", "mask_path", "mask_sha256"):
+    # the planted files are new pixels: the source's perceptual hash no longer describes them
+    for col in ("task", "split", "mask_path", "mask_sha256") + (("phash",) if "phash" in out.columns else ()):
         out[col] = null
     quality = [it.quality for it in items]
     out["gt_quality"] = pd.array(quality, dtype="string")
