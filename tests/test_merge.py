@@ -42,10 +42,14 @@ def roots(trees: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
     return pool, tasks, linked
 
 
-def test_two_folder_pools_keep_their_own_source(roots: tuple[Path, Path, Path]) -> None:
+def test_two_folder_pools_keep_their_own_source(roots: tuple[Path, Path, Path], tmp_path: Path) -> None:
     frame = read_manifest(roots[0])
     assert frame["source"].value_counts().to_dict() == {"mucosa-a": 3, "mucosa-b": 3}
     assert {"mucosa-a/0", "mucosa-b/0"} <= set(frame["id"])
+    with pytest.raises(DelbenchError, match="source name 'Crops A' must be lower-case"):
+        import_dataset("folder", tmp_path / "mucosa-a", tmp_path / "x", source="Crops A")
+    renamed = import_dataset("folder", tmp_path / "mucosa-a", tmp_path / "y", source="crops.2024")
+    assert renamed.source == "crops.2024" and set(read_manifest(tmp_path / "y")["source"]) == {"crops.2024"}
 
 
 def test_merge_joins_rows_splits_and_links_files(roots: tuple[Path, Path, Path], tmp_path: Path) -> None:

@@ -86,7 +86,8 @@ def verify(root: Path, leaks: str) -> None:
     frame = read_manifest(root)
     tasks = frame.loc[frame["role"] == "task", "task"].nunique()
     warned = f"; {len(checked.warnings)} warning(s) above" if checked.warnings else ""
-    click.echo(f"OK: {len(frame)} rows ({int((frame['role'] == 'pool').sum())} pool, {tasks} task(s)) verified in {root}{warned}")
+    pool = int((frame["role"] == "pool").sum())
+    click.echo(f"OK: {len(frame)} rows ({pool} pool, {tasks} task(s)) verified in {root}{warned}")
     for task, (empty, n) in checked.empty.items():
         click.echo(f"  task {task}: {empty} of {n} test masks empty ({empty / n:.0%})")
 

@@ -35,7 +35,8 @@ def evaluate(root: Path, protocol_name: str, checkpoint: str, seeds: tuple[int, 
     for seed in seeds or p.seeds:
         with progress_bar(f"evaluate seed {seed}") as progress:
             rows += run(root, p, stages, checkpoint=ckpt, seed=seed, tasks=list(tasks) or None, progress=progress)
-    frame = pd.DataFrame(rows)[["task", "seed", "miou", "miou_all", "miou_dataset", "dice", "empty_share", "val_miou", "seconds"]]
+    columns = ["task", "seed", "miou", "miou_all", "miou_dataset", "dice", "empty_share", "val_miou", "seconds"]
+    frame = pd.DataFrame(rows)[columns]
     click.echo(frame.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if out:
         frame.to_csv(out, index=False)

@@ -119,7 +119,8 @@ def _contract(frame: Any) -> list[Problem]:
     return out
 
 
-def _check_row(root: Path, row: dict[str, Any], escaped: set[tuple[str, str]], near: bool) -> tuple[list[Problem], Any, bool | None]:
+def _check_row(root: Path, row: dict[str, Any], escaped: set[tuple[str, str]],
+               near: bool) -> tuple[list[Problem], Any, bool | None]:
     """The row's problems, the perceptual hash the leak checks need from its image (pool: the hex
     hash; val/test: the variant codes; None otherwise), and whether its mask is empty (None: no mask read)."""
     from delbench.data import nearhash
