@@ -242,9 +242,9 @@ def _inside(root: Path, rel: str) -> bool:
     return (root / rel).resolve().is_relative_to(root)
 
 
-def _process(fmt: str, root: Path, rid: str, item: Item, tmp: Path, mode: str, tolerance: float) -> dict[str, Any] | Skipped:
-    """Check one item and write its files into ``tmp``; a bad item comes back as ``Skipped``.
-    ``fmt`` is the source name the files are filed under."""
+def _process(source: str, root: Path, rid: str, item: Item, tmp: Path, mode: str, tolerance: float) -> dict[str, Any] | Skipped:
+    """Check one item and write its files into ``tmp`` under ``source``; a bad item comes back as
+    ``Skipped``."""
     from PIL import Image
 
     from delbench.data.nearhash import base_hash
@@ -271,25 +271,25 @@ def _process(fmt: str, root: Path, rid: str, item: Item, tmp: Path, mode: str, t
         except BadFile as exc:
             kind = {"corrupt": "corrupt-mask", "unsupported": "unsupported-mask"}.get(exc.kind, exc.kind)
             return Skipped(item.mask, rid, kind, str(exc))
-    dest = tmp / "images" / fmt / item.path
+    dest = tmp / "images" / source / item.path
     dest.parent.mkdir(parents=True, exist_ok=True)
     if mode == "link":
         os.symlink(src_img.resolve(), dest)
     else:
         shutil.copyfile(src_img, dest)
     if fg is not None:
-        mask_rel = f"masks/{fmt}/{PurePosixPath(item.path).with_suffix('.png')}"
+        mask_rel = f"masks/{source}/{PurePosixPath(item.path).with_suffix('.png')}"
         mdest = tmp / mask_rel
         mdest.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(fg.astype("uint8") * 255, mode="L").save(mdest, format="PNG")
         mask_sha = sha256_file(mdest)
     return {
         "id": rid,
-        "path": f"images/{fmt}/{item.path}",
+        "path": f"images/{source}/{item.path}",
         "sha256": sha256_file(src_img),
         "width": width,
         "height": height,
-        "source": fmt,
+        "source": source,
         "center": item.center,
         "video": item.video,
         "frame": item.frame,
