@@ -231,7 +231,8 @@ def test_stage_commands_use_the_compare_cache(command: str, given: bool, tmp_pat
         if command == "embed":
             return tmp_path / "emb.npy"
         if command == "evaluate":
-            return [{"task": "t", "seed": 0, "miou": 0.5, "miou_dataset": 0.5, "dice": 0.5, "val_miou": 0.5, "seconds": 0.0}]
+            return [{"task": "t", "seed": 0, "miou": 0.5, "miou_all": 0.5, "miou_dataset": 0.5, "dice": 0.5,
+                     "empty_share": 0.0, "val_miou": 0.5, "seconds": 0.0}]
         from delbench.train.pretrain import PretrainResult
 
         return PretrainResult(tmp_path / "w.safetensors", 1, 0.0)
