@@ -82,13 +82,14 @@ def split_leaks(frame: Any) -> list[tuple[str, str, list[str]]]:
 
 
 def near_leaks(root: Path, frame: Any, *, pool_hashes: Sequence[str | None] | None = None,
-               eval_codes: dict[str, Any] | None = None, workers: int | None = None) -> list[Leak]:
+               eval_codes: dict[str, Any] | None = None, workers: int | None = None,
+               decode: bool = True) -> list[Leak]:
     """Pool images within ``NEAR_BITS`` of a val or test image that are not the same file.
 
     ``pool_hashes`` (one per pool row, in order) and ``eval_codes`` (variant codes by row id) are
     taken when a caller has decoded the images already; what is missing is computed from the files
-    under ``root`` (the manifest's ``phash`` column first). Images that do not decode are skipped:
-    ``verify`` reports them."""
+    under ``root`` (the manifest's ``phash`` column first), unless ``decode`` is False (``verify``
+    opens no file it has not checked). Images that do not decode are skipped: ``verify`` reports them."""
     from delbench.data import nearhash
 
     pool = frame[frame["role"] == "pool"].reset_index(drop=True)
@@ -98,11 +99,11 @@ def near_leaks(root: Path, frame: Any, *, pool_hashes: Sequence[str | None] | No
     hashes = list(pool_hashes) if pool_hashes is not None else (
         pool["phash"].tolist() if "phash" in pool.columns else [None] * len(pool))
     hashes = [h if isinstance(h, str) and len(h) == 16 else None for h in hashes]
-    todo = [i for i, h in enumerate(hashes) if h is None]
+    todo = [i for i, h in enumerate(hashes) if h is None] if decode else []
     for i, h in zip(todo, _map(lambda i: _decoded(root / pool.at[i, "path"], nearhash.base_hash), todo, workers)):
         hashes[i] = h
     codes = dict(eval_codes or {})
-    missing = [rid for rid in ev["id"] if rid not in codes]
+    missing = [rid for rid in ev["id"] if rid not in codes] if decode else []
     paths = dict(zip(ev["id"], ev["path"]))
     for rid, c in zip(missing, _map(lambda r: _decoded(root / paths[r], nearhash.variant_codes), missing, workers)):
         codes[rid] = c

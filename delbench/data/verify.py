@@ -90,7 +90,8 @@ def check_root(root: str | Path, *, workers: int | None = None, leaks: str = "re
     if near:
         pool = frame[frame["role"] == "pool"]
         found = L.near_leaks(root, frame, pool_hashes=[hashes.get(i) for i in pool["id"]],
-                             eval_codes={i: c for i, c in hashes.items() if not isinstance(c, str)}, workers=workers)
+                             eval_codes={i: c for i, c in hashes.items() if not isinstance(c, str)}, workers=workers,
+                             decode=False)
         checked.warnings += [Problem(x.pool_path, "near-duplicate", f"near duplicate ({x.bits} of 64 hash bits differ) of "
                                      f"task {x.task} {x.split} image {x.task_path} (id {x.task_id})", x.pool_id)
                              for x in found]
