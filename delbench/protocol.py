@@ -19,7 +19,7 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10
     import tomli as tomllib
 
-from delbench.cache import config_hash
+from delbench.store.cache import config_hash
 from delbench.errors import DelbenchError
 
 # Package data, so an installed wheel has them too; the checkout's top-level `protocols` links here.

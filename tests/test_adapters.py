@@ -45,7 +45,7 @@ def test_every_builtin_format_has_a_fake_tree() -> None:
 
 
 def test_builtin_formats_register_through_the_plugin_hook() -> None:
-    from delbench.plugins import get_plugins
+    from delbench.plugin.manager import get_plugins
 
     reg = get_plugins().datasets
     for adapter in ADAPTERS:
@@ -55,7 +55,7 @@ def test_builtin_formats_register_through_the_plugin_hook() -> None:
 def test_a_plugin_can_add_a_format(trees: Path, tmp_path: Path) -> None:
     from delbench import hookimpl
     from delbench.data.adapters.base import PairedAdapter
-    from delbench.plugins import temporary_plugin
+    from delbench.plugin.manager import temporary_plugin
 
     class Mine(PairedAdapter):
         """My clinic's export."""

@@ -8,9 +8,9 @@ import torch
 
 from delbench.errors import DelbenchError
 from delbench.protocol import load_protocol
-from delbench.train.contrastive import augment, nt_xent
-from delbench.train.models import build_pretrainer, build_seg_net, load_matching, transferable
-from delbench.train.runtime import step_generator
+from delbench.pretrain.contrastive import augment, nt_xent
+from delbench.nets.models import build_pretrainer, build_seg_net, load_matching, transferable
+from delbench.nets.runtime import step_generator
 
 
 def _pt():

@@ -18,10 +18,10 @@ import pytest
 from delbench import hookimpl
 from delbench.compare.plan import CompareConfig
 from delbench.compare.runner import select_all
-from delbench.plugins import temporary_plugin
-from delbench.provenance import implementation_hash
+from delbench.plugin.manager import temporary_plugin
+from delbench.plugin.provenance import implementation_hash
 from delbench.selection import Selection, SelectionRequest
-from delbench.subset import read_subset
+from delbench.select.subset import read_subset
 from delbench.testing import make_embeddings, registered_selector
 
 RATIO = 0.25
@@ -224,6 +224,6 @@ def test_another_pool_manifest_is_recomputed(tmp_path):
 
     a = select_key("oracle", {"source_sha256": "x"}, {}, "emb", 0, (0.1,), "manifest-a")
     b = select_key("oracle", {"source_sha256": "x"}, {}, "emb", 0, (0.1,), "manifest-b")
-    from delbench.cache import config_hash
+    from delbench.store.cache import config_hash
 
     assert config_hash(a) != config_hash(b)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from delbench.errors import DelbenchError
-from delbench.similarity import (
+from delbench.select.similarity import (
     assign,
     cluster_scores,
     default_k,

@@ -43,7 +43,7 @@ def test_manifest_schema(root: Path, manifest) -> None:
 
 
 def test_files_match_manifest(root: Path, manifest) -> None:
-    from delbench.atomic import sha256_file
+    from delbench.store.atomic import sha256_file
 
     for row in manifest.sample(n=40, random_state=0).itertuples():
         assert sha256_file(root / row.path) == row.sha256

@@ -14,10 +14,10 @@ import click
 def embed(root: Path, protocol_name: str, cache_dir: Path | None, overrides: tuple[str, ...]) -> None:
     """Embed the pool images of dataset ROOT with the protocol's embedder."""
     from delbench.cli.pretrain_cmd import progress_bar
-    from delbench.cachedir import stages_dir
+    from delbench.store.cachedir import stages_dir
     from delbench.cli.params import parse_params
     from delbench.protocol import load_protocol
-    from delbench.train.embed import embed_pool
+    from delbench.embed.stage import embed_pool
 
     p = load_protocol(protocol_name).with_overrides(parse_params(overrides, "--set"))
     with progress_bar(f"embed {p.embed.embedder}") as progress:

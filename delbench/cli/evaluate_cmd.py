@@ -22,11 +22,11 @@ def evaluate(root: Path, protocol_name: str, checkpoint: str, seeds: tuple[int, 
     """Fine-tune CHECKPOINT on each task of ROOT (val-selected) and report test mIoU and Dice."""
     import pandas as pd
 
-    from delbench.cachedir import stages_dir
+    from delbench.store.cachedir import stages_dir
     from delbench.cli.pretrain_cmd import progress_bar
     from delbench.cli.params import parse_params
     from delbench.protocol import load_protocol
-    from delbench.train.evaluate import evaluate as run
+    from delbench.evaluate.stage import evaluate as run
 
     p = load_protocol(protocol_name).with_overrides(parse_params(overrides, "--set"))
     ckpt = None if checkpoint == "scratch" else Path(checkpoint)
@@ -40,7 +40,7 @@ def evaluate(root: Path, protocol_name: str, checkpoint: str, seeds: tuple[int, 
     if out:
         frame.to_csv(out, index=False)
     if cross:
-        from delbench.train.crossdata import cross_dataset
+        from delbench.evaluate.crossdata import cross_dataset
 
         matrix = cross_dataset(root, p, stages, checkpoint=ckpt, seed=(seeds or p.seeds)[0], tasks=list(tasks) or None)
         click.echo(matrix.pivot(index="train_task", columns="test_task", values="miou").to_string(float_format=lambda v: f"{v:.3f}"))

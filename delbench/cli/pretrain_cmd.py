@@ -39,11 +39,11 @@ def pretrain(root: Path, protocol_name: str, subset: Path | None, seed: int, cac
     Runs under `torchrun --nproc-per-node N -m delbench.cli pretrain ...` as well (DDP)."""
     import os
 
-    from delbench.cachedir import stages_dir
+    from delbench.store.cachedir import stages_dir
     from delbench.cli.params import parse_params
     from delbench.protocol import load_protocol
-    from delbench.subset import read_subset
-    from delbench.train.pretrain import pretrain as run
+    from delbench.select.subset import read_subset
+    from delbench.pretrain.stage import pretrain as run
 
     p = load_protocol(protocol_name).with_overrides(parse_params(overrides, "--set"))
     indices = read_subset(subset)[0] if subset else None

@@ -27,7 +27,7 @@ def regress(protocol: str, baseline: Path, update: bool, mode: str, out: Path | 
     from delbench.compare.results import read_results
     from delbench.compare.runner import run_compare
     from delbench.protocol import load_protocol
-    from delbench.regress import (BUILTIN_SELECTORS, check_protocol, choose_mode, compare_exact, compare_statistical,
+    from delbench.score.regress import (BUILTIN_SELECTORS, check_protocol, choose_mode, compare_exact, compare_statistical,
                                   fingerprint, make_baseline, read_baseline, save_baseline)
 
     console = Console()
@@ -71,7 +71,7 @@ def regress(protocol: str, baseline: Path, update: bool, mode: str, out: Path | 
 def _show_exact(console: Any, table: Any) -> list[str]:
     from rich.table import Table
 
-    from delbench.regress import failures
+    from delbench.score.regress import failures
 
     moved = failures(table)
     if moved.empty:
@@ -92,7 +92,7 @@ def _show_exact(console: Any, table: Any) -> list[str]:
 def _show_statistical(console: Any, table: Any) -> list[str]:
     from rich.table import Table
 
-    from delbench.regress import failures
+    from delbench.score.regress import failures
 
     moved = failures(table)
     if moved.empty:

@@ -20,8 +20,8 @@ def select(name: str, embeddings: Path, ratio: float, seed: int, pool: Path | No
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from delbench.select_stage import run_select
-    from delbench.selection import check_ratio
+    from delbench.select.stage import run_select
+    from delbench.select.contract import check_ratio
 
     check_ratio(ratio)
     console = Console(stderr=True)

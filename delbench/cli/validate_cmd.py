@@ -37,7 +37,7 @@ def validate(protocol: str, data: Path | None, ratios: str, seeds: str | None, t
     from delbench.report.render import render_run
     from delbench.report.validate_view import ladder_grid, task_grid, write_verdict
     from delbench.report.tables import to_rich
-    from delbench.validate import RATIOS, SELECTORS, judge
+    from delbench.score.validate import RATIOS, SELECTORS, judge
 
     proto = load_protocol(protocol)
     wanted = parse_ratios(ratios) or RATIOS

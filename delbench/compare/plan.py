@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from delbench.cachedir import default_cache
+from delbench.store.cachedir import default_cache
 from delbench.errors import DelbenchError
 
 
@@ -63,7 +63,7 @@ class Checked:
 def check_config(config: CompareConfig) -> Checked:
     """Check selectors, parameters, protocol, ratios, seeds and tasks; fail with one line before any
     data is generated, embedded or trained (so a typo costs nothing and leaves no run directory)."""
-    from delbench.plugins import get_plugins
+    from delbench.plugin.manager import get_plugins
 
     registry = get_plugins().selectors
     entries = {sel: registry.get(sel) for sel in config.selectors}  # an unknown name fails here
@@ -107,7 +107,7 @@ def available_tasks(config: CompareConfig) -> tuple[list[str], str]:
     if not manifest.is_file():
         raise DelbenchError(f"--data {config.data}: no manifest.parquet there; create it with `delbench data import`")
     from delbench.data.manifest import read_manifest
-    from delbench.train.evaluate import all_tasks
+    from delbench.evaluate.stage import all_tasks
 
     return all_tasks(read_manifest(manifest)), str(manifest)
 

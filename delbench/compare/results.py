@@ -7,10 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-from delbench.atomic import atomic_path, write_json
+from delbench.store.atomic import atomic_path, write_json
 from delbench.compare.plan import Unit
 from delbench.compare.runinfo import run_info
-from delbench.metrics import del_score, normdel
+from delbench.score.normdel import del_score, normdel
 
 COLUMNS = ["selector", "ratio_target", "ratio_achieved", "seed", "task", "miou", "miou_dataset", "dice",
            "del", "normdel", "pretrain_steps", "pretrain_seconds", "select_seconds", "kept_bytes"]
@@ -57,7 +57,7 @@ def write_results(run_dir: Path, protocol: Any, units: list[Unit], outcome: dict
     """Write this invocation's rows merged with what ``run_dir`` holds (``previous``: its run.json, None
     for a new directory): a unit run again replaces its rows, every other row stays. Plots drawn from
     the rows before are removed once the rows change, so none is left out of date."""
-    from delbench.compare.rundir import CROSS_KEY, RESULT_KEY, merge_info, merge_rows
+    from delbench.store.rundir import CROSS_KEY, RESULT_KEY, merge_info, merge_rows
 
     old = _read(run_dir / RESULTS) if previous is not None else None
     frame = sort_rows(merge_rows(old, results_frame(units, outcome, protocol.score.alpha), RESULT_KEY))

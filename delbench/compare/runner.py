@@ -14,12 +14,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from delbench.atomic import sha256_file
-from delbench.cache import build_stage, claim_stage, config_hash, is_done
+from delbench.store.atomic import sha256_file
+from delbench.store.cache import build_stage, claim_stage, config_hash, is_done
 from delbench.compare.plan import CompareConfig, Unit
 from delbench.data.manifest import pool_rows, read_manifest
 from delbench.errors import DelbenchError
-from delbench.subset import read_subset, subset_paths
+from delbench.select.subset import read_subset, subset_paths
 
 Progress = Callable[[str, float], None]
 
@@ -59,8 +59,8 @@ def select_all(config: CompareConfig, root: Path, embeddings: Path, ratios: tupl
     """Run every selector once per seed for all ratios (one pass where it can), cached; copy the
     subsets into the run directory, and return the pre-train units they define. ``counts["select"]``,
     when given, is told how many select stages were reused and how many computed."""
-    from delbench.plugins import get_plugins
-    from delbench.select_stage import run_select
+    from delbench.plugin.manager import get_plugins
+    from delbench.select.stage import run_select
 
     pool = pool_rows(read_manifest(root))
     sizes = np.array([(root / p).stat().st_size for p in pool["path"]], dtype=np.int64)
@@ -108,8 +108,8 @@ def run_unit(root: str, protocol: dict[str, Any], cache: str, unit: Unit, tasks:
     here: a worker that reloaded the protocol by name would silently drop the overrides."""
     from delbench.data.manifest import read_manifest
     from delbench.protocol import from_dict
-    from delbench.train.evaluate import evaluate, finetuned_dir, resolve_tasks
-    from delbench.train.pretrain import pretrain, pretrain_dir
+    from delbench.evaluate.stage import evaluate, finetuned_dir, resolve_tasks
+    from delbench.pretrain.stage import pretrain, pretrain_dir
 
     say = progress or (lambda message, fraction: None)
     proto = from_dict(protocol, where=f"protocol {protocol['name']}")
@@ -130,7 +130,7 @@ def run_unit(root: str, protocol: dict[str, Any], cache: str, unit: Unit, tasks:
                     progress=lambda f, m="": say(f"evaluate {unit.selector} R={unit.ratio_target:g} s{unit.seed} {m}", f))
     out: dict[str, Any] = {"rows": rows, "pretrain_steps": steps, "pretrain_seconds": seconds, "counts": counts}
     if cross:
-        from delbench.train.crossdata import cross_dataset
+        from delbench.evaluate.crossdata import cross_dataset
 
         out["cross"] = cross_dataset(Path(root), proto, stages, checkpoint=checkpoint, seed=unit.seed, tasks=tasks).to_dict("records")
     return out
@@ -164,7 +164,7 @@ def run_compare(config: CompareConfig, progress: Progress | None = None,
     """Run the comparison and write the run directory; returns its path. Every option is checked
     (``check_config``) before any work, and the run directory is created only after that.
 
-    The run holds the directory's lock (``delbench.compare.rundir``) and adds its rows to what the
+    The run holds the directory's lock (``delbench.store.rundir``) and adds its rows to what the
     directory already holds when that is the same study, or refuses before any work when it is not.
     With ``keep``, the lock stays held until that stack closes (to render tables under it)."""
     with contextlib.ExitStack() as local:
@@ -174,10 +174,10 @@ def run_compare(config: CompareConfig, progress: Progress | None = None,
 
 def _run_compare(config: CompareConfig, say: Progress, on_total: Callable[[int], None] | None,
                  done: Callable[[Unit], None], stack: contextlib.ExitStack) -> Path:
-    from delbench.compare import rundir
+    from delbench.store import rundir
     from delbench.compare.plan import check_config
     from delbench.compare.results import write_results
-    from delbench.train.embed import embed_pool
+    from delbench.embed.stage import embed_pool
 
     checked = check_config(config)
     config = replace(config, params=checked.params)

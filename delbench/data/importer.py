@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from delbench.atomic import atomic_dir, sha256_file, write_json
+from delbench.store.atomic import atomic_dir, sha256_file, write_json
 from delbench.data.adapters.base import Item
 from delbench.data.checks import MASK_TOLERANCE, BadFile, binarise, image_size, mask_values
 from delbench.data.manifest import IMPORT_SIDECAR, MANIFEST_NAME, is_inside, read_manifest, write_manifest
@@ -75,7 +75,7 @@ def import_dataset(
     unless ``force`` (replace it) or ``merge`` (add these rows to its manifest; ids must not
     clash). Bad inputs raise ``DelbenchError`` naming the file, unless ``skip_bad``.
     """
-    from delbench.plugins import get_plugins
+    from delbench.plugin.manager import get_plugins
 
     if mode not in MODES:
         raise DelbenchError(f"import: mode {mode!r} not understood; use copy or link")

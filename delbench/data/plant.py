@@ -101,7 +101,7 @@ def plant(
     """
     import pandas as pd
 
-    from delbench.atomic import atomic_dir, write_json
+    from delbench.store.atomic import atomic_dir, write_json
     from delbench.data.manifest import task_rows, write_manifest
 
     check_fractions(disrupt, duplicates)

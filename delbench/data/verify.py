@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from delbench.atomic import sha256_file
+from delbench.store.atomic import sha256_file
 from delbench.data.checks import BadFile, image_size, mask_values, strict_binary
 from delbench.data.manifest import COLUMNS, ROLES, SPLITS, escaping_links, is_inside, read_manifest
 from delbench.errors import DelbenchError

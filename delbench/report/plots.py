@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from delbench.atomic import atomic_path
-from delbench.report.stats import aggregate
+from delbench.store.atomic import atomic_path
+from delbench.score.stats import aggregate
 
 
 def _pyplot():

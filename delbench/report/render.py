@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from delbench.atomic import atomic_path
+from delbench.store.atomic import atomic_path
 from delbench.compare.results import CROSS, read_results
-from delbench.subset import subset_paths
+from delbench.select.subset import subset_paths
 from delbench.report import tables as T
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from delbench.report.stats import REFERENCES, aggregate, mean_ci, summary, task_means
+from delbench.score.stats import REFERENCES, aggregate, mean_ci, summary, task_means
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,11 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from delbench.atomic import atomic_path, write_json
+from delbench.store.atomic import atomic_path, write_json
 from delbench.report.tables import Grid, to_latex, to_markdown
 
 if TYPE_CHECKING:
-    from delbench.validate import Verdict
+    from delbench.score.validate import Verdict
 
 VERDICT = "validate.json"
 
@@ -19,7 +19,7 @@ def _pts(x: float) -> str:
 
 
 def ladder_grid(verdict: "Verdict") -> Grid:
-    from delbench.validate import holds
+    from delbench.score.validate import holds
 
     n = max((r.n for r in verdict.rungs), default=0)
     header = ["rung", "R", "per-seed Δ mIoU x100", "mean", "lower 95%", f"MDE ({n} seeds)", "holds"]
@@ -31,7 +31,7 @@ def ladder_grid(verdict: "Verdict") -> Grid:
 
 
 def task_grid(verdict: "Verdict") -> Grid:
-    from delbench.validate import holds
+    from delbench.score.validate import holds
 
     header = ["task", "dead", "full − scratch x100", "lower 95%", "full beats scratch"]
     rows = [[t.task, "DEAD" if t.dead else "no", _pts(t.full_minus_scratch.mean), _pts(t.full_minus_scratch.lower),

@@ -23,7 +23,7 @@ class SemDeDup:
     name = "dedup-only"
 
     def __init__(self, k: int | None = None, niter: int = 20, nredo: int = 1, train_per_centroid: int = 64) -> None:
-        from delbench.similarity import ClusterOptions
+        from delbench.select.similarity import ClusterOptions
 
         self.cluster = ClusterOptions("dedup-only", k, niter, nredo, train_per_centroid)
 
@@ -32,7 +32,7 @@ class SemDeDup:
 
     def select_many(self, request: SelectionRequest, ratios: Iterable[float]) -> dict[float, Selection]:
         """One clustering + similarity pass; each ratio removes a prefix of the score-ordered items."""
-        from delbench.similarity import removal_order
+        from delbench.select.similarity import removal_order
 
         ratios = [check_ratio(r) for r in ratios]
         n = request.n

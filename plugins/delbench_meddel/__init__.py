@@ -1,6 +1,6 @@
 """``meddel``: the paper's Algorithm 1 — cluster, drop outliers, drop within-cluster duplicates.
 
-1. Spherical k-means (faiss) on the L2-normalised embeddings (``delbench.similarity``).
+1. Spherical k-means (faiss) on the L2-normalised embeddings (``delbench.select.similarity``).
 2. Outliers: an item whose distance to its own centroid exceeds ``epsilon`` is removed. The paper
    says only "distance to the centroid"; on L2-normalised embeddings we use the cosine distance
    ``1 - cos(x, c)`` (in [0, 2]; the paper's epsilon = 0.9 then means "less than 0.1 cosine to its
@@ -42,7 +42,7 @@ class MedDEL:
                 f"meddel: epsilon={epsilon!r} is a cosine distance and must lie in [0, 2] (default 0.9)"
             )
         self.epsilon = float(epsilon)
-        from delbench.similarity import ClusterOptions
+        from delbench.select.similarity import ClusterOptions
 
         self.cluster = ClusterOptions("meddel", k, niter, nredo, train_per_centroid)
 
@@ -51,7 +51,7 @@ class MedDEL:
 
     def select_many(self, request: SelectionRequest, ratios: Iterable[float]) -> dict[float, Selection]:
         """One clustering + similarity pass, then every ratio as a prefix of one removal order."""
-        from delbench.similarity import removal_order
+        from delbench.select.similarity import removal_order
 
         ratios = [check_ratio(r) for r in ratios]
         n = request.n

@@ -102,7 +102,7 @@ def generate(
     """
     import pandas as pd
 
-    from delbench.atomic import atomic_dir, write_json
+    from delbench.store.atomic import atomic_dir, write_json
     from delbench.data.manifest import write_manifest
 
     sc = get_scale(scale)

@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from delbench.atomic import sha256_file
-from delbench.cache import build_stage, claim_stage, config_hash
+from delbench.store.atomic import sha256_file
+from delbench.store.cache import build_stage, claim_stage, config_hash
 from delbench.data.manifest import manifest_sha256, pool_rows, read_manifest
 from delbench.errors import DelbenchError
 
@@ -32,7 +32,7 @@ CODE_VERSION = 1
 
 def embed_pool(root: Path, protocol: Any, cache_dir: Path, progress: Progress | None = None) -> Path:
     """Embed every pool image of ``root``; return the cached ``embeddings.npy`` (sidecar beside it)."""
-    from delbench.vectors import save_embeddings
+    from delbench.embed.vectors import save_embeddings
 
     root, cache_dir = Path(root), Path(cache_dir)
     emb = protocol.embed
@@ -41,7 +41,7 @@ def embed_pool(root: Path, protocol: Any, cache_dir: Path, progress: Progress | 
                               "embed": asdict(emb)}
     weights: Path | None = None
     if name == "pool":
-        from delbench.train.pretrain import pretrain
+        from delbench.pretrain.stage import pretrain
 
         res = pretrain(root, protocol, cache_dir, subset=None, seed=protocol.seeds[0],
                        progress=(lambda f, m: progress(0.8 * f, m)) if progress else None)
@@ -60,7 +60,7 @@ def embed_pool(root: Path, protocol: Any, cache_dir: Path, progress: Progress | 
     with claim_stage(out) as todo:
         if not todo:
             return path
-        from delbench.train.data import image_array
+        from delbench.nets.arrays import image_array
 
         pool = pool_rows(read_manifest(root))
         size = protocol.pretrain.image_size if name == "pool" else emb.image_size
@@ -94,13 +94,13 @@ def _thumbs(images: np.ndarray, side: int = 16) -> np.ndarray:
 def _network(images: np.ndarray, protocol: Any, name: str, weights: Path | None, progress: Progress | None) -> np.ndarray:
     import torch
 
-    from delbench.train.data import to_tensor
-    from delbench.train.runtime import autocast, setup
+    from delbench.nets.arrays import to_tensor
+    from delbench.nets.runtime import autocast, setup
 
     dev, _ = setup(protocol.pretrain.device)
     if name == "pool":
-        from delbench.train.checkpoint import load_weights
-        from delbench.train.models import IMAGENET_MEAN, IMAGENET_STD, build_seg_net, load_matching
+        from delbench.pretrain.checkpoint import load_weights
+        from delbench.nets.models import IMAGENET_MEAN, IMAGENET_STD, build_seg_net, load_matching
 
         net = build_seg_net(protocol.pretrain, out_channels=3, head=protocol.finetune.head)
         load_matching(net, load_weights(weights))  # type: ignore[arg-type]

@@ -8,8 +8,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from delbench.atomic import write_npy
-from delbench.cache import config_hash
+from delbench.store.atomic import write_npy
+from delbench.store.cache import config_hash
 from delbench.errors import DelbenchError
 
 Progress = Callable[[float, str], None]

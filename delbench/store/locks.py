@@ -82,7 +82,7 @@ def hold(lock: str | os.PathLike[str], *, wait: bool = True, what: str = "") -> 
 
 
 def _write_record(lock: Path, what: str) -> None:
-    from delbench.atomic import host_tag, write_json
+    from delbench.store.atomic import host_tag, write_json
 
     write_json(record_path(lock), {
         "pid": os.getpid(), "host": socket.gethostname(), "host_tag": host_tag(),
@@ -98,7 +98,7 @@ def read_record(lock: str | os.PathLike[str]) -> dict[str, Any] | None:
         pid = int(record["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    from delbench.atomic import host_tag
+    from delbench.store.atomic import host_tag
 
     if record.get("host_tag") == host_tag() and not _alive(pid):
         return None

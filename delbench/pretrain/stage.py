@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from delbench.cache import build_stage, config_hash, is_done, stage_lock
+from delbench.store.cache import build_stage, config_hash, is_done, stage_lock
 from delbench.data.manifest import manifest_sha256, pool_rows, read_manifest
 from delbench.errors import DelbenchError
 
@@ -77,7 +77,7 @@ def pretrain(root: Path, protocol: Any, cache_dir: Path, *, subset: np.ndarray |
     ``stop_after`` ends the run after that many total steps without finishing the stage (used to test
     that an interrupted run resumes exactly); the returned result then points at the last checkpoint.
     """
-    from delbench.train.runtime import barrier, setup
+    from delbench.nets.runtime import barrier, setup
 
     root, cache_dir = Path(root), Path(cache_dir)
     dev, dist = setup(protocol.pretrain.device)
@@ -99,11 +99,11 @@ def _train(root: Path, protocol: Any, cache_dir: Path, subset: np.ndarray | None
            out: Path, dev: Any, dist: Any, progress: Progress | None, stop_after: int | None) -> PretrainResult:
     import torch
 
-    from delbench.train import checkpoint as ck
-    from delbench.train.data import image_array, to_tensor
-    from delbench.train.models import IMAGENET_MEAN, IMAGENET_STD, build_pretrainer
-    from delbench.train.runtime import autocast, barrier, epoch_indices, flip_augment, step_generator
-    from delbench.train.schedule import lr_at, set_lr
+    from delbench.pretrain import checkpoint as ck
+    from delbench.nets.arrays import image_array, to_tensor
+    from delbench.nets.models import IMAGENET_MEAN, IMAGENET_STD, build_pretrainer
+    from delbench.nets.runtime import autocast, barrier, epoch_indices, flip_augment, step_generator
+    from delbench.nets.schedule import lr_at, set_lr
 
     pt = protocol.pretrain
     work = out.with_name(out.name + ".work")
@@ -166,7 +166,7 @@ def _train(root: Path, protocol: Any, cache_dir: Path, subset: np.ndarray | None
             ck.save_weights(work / "intermediate" / f"step_{done:07d}.safetensors", model.state_dict())
         if dist.main and (done % pt.checkpoint_every == 0 or done == end):
             ck.save_training(work / f"step_{done:07d}", model, opt, done)
-            from delbench.atomic import write_json
+            from delbench.store.atomic import write_json
 
             write_json(meta_path, {"seconds": elapsed + time.perf_counter() - t0})
             for old in sorted(work.glob("step_*.json"))[:-1]:
@@ -184,7 +184,7 @@ def _train(root: Path, protocol: Any, cache_dir: Path, subset: np.ndarray | None
             (tmp / "intermediate").mkdir()
             for f in sorted((work / "intermediate").glob("*.safetensors")):
                 ck.save_weights(tmp / "intermediate" / f.name, _seg_state_dict(ck.load_weights(f)))
-            from delbench.atomic import write_json
+            from delbench.store.atomic import write_json
 
             write_json(tmp / "meta.json", {
                 "steps": total, "seconds": seconds, "n_items": int(items.size), "n_pool": len(pool),
@@ -202,6 +202,6 @@ def _seg_state(model: Any) -> dict[str, Any]:
 
 
 def _seg_state_dict(state: dict[str, Any]) -> dict[str, Any]:
-    from delbench.train.models import transferable
+    from delbench.nets.models import transferable
 
     return transferable(state)

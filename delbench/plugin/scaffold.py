@@ -157,7 +157,7 @@ def render(name: str) -> dict[str, str]:
 
 def scaffold(name: str, out: str | Path = ".") -> Path:
     """Write the package for selector ``name`` into ``out/<distribution>``; refuse to overwrite anything."""
-    from delbench.atomic import atomic_dir
+    from delbench.store.atomic import atomic_dir
 
     files = render(name)
     target = Path(out) / names_for(name).distribution

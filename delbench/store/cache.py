@@ -1,6 +1,6 @@
 """Stage caching: a stage's output directory is named by a hash of its inputs and config, written in a
 temp directory and renamed into place, so a rerun skips finished work and a changed config never
-reuses a stale result. A lock beside each stage (``<hash>.lock``, ``delbench.locks``) lets one process
+reuses a stale result. A lock beside each stage (``<hash>.lock``, ``delbench.store.locks``) lets one process
 build it while any other process that wants it waits, then reuses what the first one built."""
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
-from delbench.atomic import atomic_dir, write_json
-from delbench.locks import hold
+from delbench.store.atomic import atomic_dir, write_json
+from delbench.store.locks import hold
 
 DONE = "stage.json"
 

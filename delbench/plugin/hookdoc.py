@@ -1,9 +1,9 @@
-"""Render docs/hooks.md from ``delbench/hookspecs.py``, so the hook reference cannot drift from the code.
+"""Render docs/hooks.md from ``delbench/plugin/hookspecs.py``, so the hook reference cannot drift from the code.
 
 Regenerate after changing a hook spec::
 
-    python -m delbench.hookdoc            # writes docs/hooks.md
-    python -m delbench.hookdoc --check    # exits 1 if docs/hooks.md is stale
+    python -m delbench.plugin.hookdoc            # writes docs/hooks.md
+    python -m delbench.plugin.hookdoc --check    # exits 1 if docs/hooks.md is stale
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ DEFAULT_PATH = Path(__file__).resolve().parent.parent / "docs" / "hooks.md"
 _HEADER = """\
 # Hook reference
 
-<!-- Generated from delbench/hookspecs.py by `python -m delbench.hookdoc`; do not edit by hand. -->
+<!-- Generated from delbench/plugin/hookspecs.py by `python -m delbench.plugin.hookdoc`; do not edit by hand. -->
 
 delbench's whole plugin API is the hooks below. A plugin is a module with functions decorated by
 `delbench.hookimpl`, named after a hook, and listed under the `delbench` entry-point group:
@@ -38,7 +38,7 @@ arguments. `delbench plugins` lists which hooks each installed plugin implements
 
 def hook_functions() -> dict[str, Callable[..., Any]]:
     """The hook specs, by name, in the order ``hookspecs.HOOK_NAMES`` lists them."""
-    from delbench import hookspecs
+    from delbench.plugin import hookspecs
 
     return {name: getattr(hookspecs, name) for name in hookspecs.HOOK_NAMES}
 
@@ -93,7 +93,7 @@ def render() -> str:
 
 
 def write(path: str | Path = DEFAULT_PATH) -> Path:
-    from delbench.atomic import atomic_path
+    from delbench.store.atomic import atomic_path
 
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -102,7 +102,7 @@ def write(path: str | Path = DEFAULT_PATH) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m delbench.hookdoc", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m delbench.plugin.hookdoc", description=__doc__.splitlines()[0])
     parser.add_argument("path", nargs="?", default=str(DEFAULT_PATH), help="where the reference goes")
     parser.add_argument("--check", action="store_true", help="exit 1 if the file differs from the hook specs")
     args = parser.parse_args(argv)
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = path.read_text() if path.is_file() else ""
         if current != render():
-            print(f"{path} is out of date with delbench/hookspecs.py: run `python -m delbench.hookdoc`", file=sys.stderr)
+            print(f"{path} is out of date with delbench/plugin/hookspecs.py: run `python -m delbench.plugin.hookdoc`", file=sys.stderr)
             return 1
         return 0
     print(f"wrote {write(path)}")

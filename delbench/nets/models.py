@@ -215,10 +215,10 @@ def build_seg_net(pt: Any, out_channels: int = 1, head: str = "unet") -> nn.Modu
 
 
 def build_pretrainer(pt: Any) -> nn.Module:
-    from delbench.train.mae import MAE, Inpaint
+    from delbench.pretrain.mae import MAE, Inpaint
 
     if pt.objective == "contrastive":
-        from delbench.train.contrastive import Contrastive
+        from delbench.pretrain.contrastive import Contrastive
 
         return Contrastive(build_seg_net(pt, out_channels=1))
     if pt.objective == "mae":

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from delbench.atomic import write_json
-from delbench.cache import build_stage, claim_stage, config_hash
+from delbench.store.atomic import write_json
+from delbench.store.cache import build_stage, claim_stage, config_hash
 from delbench.data.manifest import read_manifest
 
 Progress = Callable[[float, str], None]
@@ -19,7 +19,7 @@ def cross_dataset(root: Path, protocol: Any, cache_dir: Path, *, checkpoint: Pat
     """DataFrame with columns train_task, test_task, miou, miou_dataset, dice (one row per pair)."""
     import pandas as pd
 
-    from delbench.train.evaluate import evaluate, finetuned_dir, resolve_tasks, stage_config
+    from delbench.evaluate.stage import evaluate, finetuned_dir, resolve_tasks, stage_config
 
     root, cache_dir = Path(root), Path(cache_dir)
     frame = read_manifest(root)
@@ -39,10 +39,10 @@ def cross_dataset(root: Path, protocol: Any, cache_dir: Path, *, checkpoint: Pat
 
 def _test_all(root: Path, protocol: Any, cache_dir: Path, frame: Any, src: Path, names: list[str],
               out: Path, config: dict[str, Any]) -> None:
-    from delbench.train.checkpoint import load_weights
-    from delbench.train.finetune import metrics, predict, task_arrays
-    from delbench.train.models import build_seg_net
-    from delbench.train.runtime import setup
+    from delbench.pretrain.checkpoint import load_weights
+    from delbench.evaluate.finetune import metrics, predict, task_arrays
+    from delbench.nets.models import build_seg_net
+    from delbench.nets.runtime import setup
 
     dev, _ = setup(protocol.pretrain.device)
     net = build_seg_net(protocol.pretrain, out_channels=1, head=protocol.finetune.head)

@@ -11,8 +11,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
-from delbench.atomic import sha256_file, write_json
-from delbench.cache import build_stage, claim_stage, config_hash
+from delbench.store.atomic import sha256_file, write_json
+from delbench.store.cache import build_stage, claim_stage, config_hash
 from delbench.data.manifest import manifest_sha256, read_manifest
 from delbench.errors import DelbenchError
 
@@ -85,9 +85,9 @@ def _run_one(root: Path, protocol: Any, cache_dir: Path, frame: Any, out: Path, 
              task: str, seed: int, progress: Progress | None) -> None:
     import time
 
-    from delbench.train.checkpoint import load_weights, save_weights
-    from delbench.train.finetune import finetune, metrics, predict, task_arrays
-    from delbench.train.runtime import setup
+    from delbench.pretrain.checkpoint import load_weights, save_weights
+    from delbench.evaluate.finetune import finetune, metrics, predict, task_arrays
+    from delbench.nets.runtime import setup
 
     dev, _ = setup(protocol.pretrain.device)
     config = stage_config(root, protocol, checkpoint, task, seed)

@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from delbench.atomic import sha256_file, write_json, write_npy
+from delbench.store.atomic import sha256_file, write_json, write_npy
 from delbench.errors import DelbenchError
 
 _CHUNK = 65536

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 import pandas as pd
 
 from delbench.errors import DelbenchError
-from delbench.locks import Busy, hold
+from delbench.store.locks import Busy, hold
 
 LOCK = "run.lock"
 RUN_JSON = "run.json"

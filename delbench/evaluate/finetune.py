@@ -22,10 +22,10 @@ import torch.nn.functional as F
 
 from delbench.data.manifest import task_rows
 from delbench.errors import DelbenchError
-from delbench.train.data import image_array, to_tensor
-from delbench.train.models import IMAGENET_MEAN, IMAGENET_STD, build_seg_net, load_matching
-from delbench.train.runtime import autocast, flip_augment, step_generator
-from delbench.train.schedule import lr_at, set_lr
+from delbench.nets.arrays import image_array, to_tensor
+from delbench.nets.models import IMAGENET_MEAN, IMAGENET_STD, build_seg_net, load_matching
+from delbench.nets.runtime import autocast, flip_augment, step_generator
+from delbench.nets.schedule import lr_at, set_lr
 
 Progress = Callable[[float, str], None]
 

@@ -19,9 +19,9 @@ from typing import Any, Callable, Iterator
 
 import pluggy
 
-from delbench import hookspecs
+from delbench.plugin import hookspecs
 from delbench.errors import DelbenchError
-from delbench.registry import Entry, Registry
+from delbench.plugin.registry import Entry, Registry
 
 ENTRY_POINT_GROUP = "delbench"
 ENV_ONLY = "DELBENCH_PLUGINS"

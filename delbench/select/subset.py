@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from delbench.atomic import atomic_path, write_json, write_npy
-from delbench.selection import Selection
+from delbench.store.atomic import atomic_path, write_json, write_npy
+from delbench.select.contract import Selection
 
 
 def subset_paths(out: str | Path) -> tuple[Path, Path, Path]:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from delbench.report.stats import PairedDiff, seed_paired
+from delbench.score.stats import PairedDiff, seed_paired
 
 SELECTORS = ("oracle", "random", "adversary")
 RATIOS = (0.05, 0.2)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from delbench.errors import DelbenchError
-from delbench.provenance import implementation_hash
+from delbench.plugin.provenance import implementation_hash
 
 T = TypeVar("T")
 
@@ -47,9 +47,9 @@ class Entry:
         }
 
     def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        """``params`` checked and converted to the factory's annotated types (``delbench.paramtypes``);
+        """``params`` checked and converted to the factory's annotated types (``delbench.plugin.paramtypes``);
         an unknown or ill-typed parameter is a one-line error naming it and what is accepted."""
-        from delbench.paramtypes import coerce_params
+        from delbench.plugin.paramtypes import coerce_params
 
         accepted = self.params()
         unknown = sorted(set(params) - set(accepted))

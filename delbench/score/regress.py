@@ -20,9 +20,9 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from delbench.atomic import write_json
+from delbench.store.atomic import write_json
 from delbench.errors import DelbenchError
-from delbench.metrics import normdel
+from delbench.score.normdel import normdel
 
 BUILTIN_SELECTORS = ("meddel", "random", "coreset", "dedup-only")
 SCRATCH = "scratch"
@@ -56,7 +56,7 @@ def fingerprint(protocol: Any, selectors: Iterable[str] = BUILTIN_SELECTORS) -> 
     import torch
 
     from delbench import __version__
-    from delbench.plugins import get_plugins
+    from delbench.plugin.manager import get_plugins
 
     registry = get_plugins().selectors
     impl = {}

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from delbench.atomic import atomic_path, write_json
+from delbench.store.atomic import atomic_path, write_json
 
 
 def save_weights(path: Path, state: dict[str, torch.Tensor], meta: dict[str, str] | None = None) -> None:

@@ -10,11 +10,11 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from delbench import __version__
-from delbench.atomic import sha256_file
+from delbench.store.atomic import sha256_file
 from delbench.errors import DelbenchError
-from delbench.selection import ProgressFn, SelectionRequest, _no_progress, run_selector
-from delbench.subset import subset_paths, write_subset
-from delbench.vectors import load_embeddings, read_sidecar, sidecar_path
+from delbench.select.contract import ProgressFn, SelectionRequest, _no_progress, run_selector
+from delbench.select.subset import subset_paths, write_subset
+from delbench.embed.vectors import load_embeddings, read_sidecar, sidecar_path
 
 
 def load_pool(manifest: str | Path, n: int | None = None) -> "Any":
@@ -89,7 +89,7 @@ def run_select(
     progress: ProgressFn = _no_progress,
 ) -> list[dict[str, Any]]:
     """Run selector ``name`` for every ratio (one pass where it can) and write ``outputs[i]`` for ratio i."""
-    from delbench.plugins import get_plugins
+    from delbench.plugin.manager import get_plugins
 
     if len(ratios) != len(outputs):
         raise ValueError("one output path per ratio")
