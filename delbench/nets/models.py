@@ -172,18 +172,11 @@ class ViTSeg(nn.Module):
             raise ValueError(head)
 
     def _tokens(self, x: torch.Tensor) -> list[torch.Tensor]:
-        vit = self.encoder
-        t = vit.patch_embed(x)
-        t = vit._pos_embed(t)
-        t = vit.norm_pre(t) if hasattr(vit, "norm_pre") else t
-        outs = []
-        for i, blk in enumerate(vit.blocks):
-            t = blk(t)
-            if i in self.taps:
-                outs.append(t)
-        outs[-1] = vit.norm(outs[-1])
-        prefix = getattr(vit, "num_prefix_tokens", 1)
-        return [o[:, prefix:] for o in outs]
+        """Patch tokens [B, L, D] after each tapped block. The last tap is the encoder's output, so it
+        gets the final norm as ``forward_features`` would; earlier taps stay raw."""
+        outs = self.encoder.forward_intermediates(x, indices=self.taps, output_fmt="NLC", intermediates_only=True)
+        outs[-1] = self.encoder.norm(outs[-1])
+        return outs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gh = x.shape[-2] // self.encoder.patch_embed.patch_size[0]
