@@ -155,6 +155,22 @@ def test_a_shadowing_plugin_cannot_register_one_name_twice() -> None:
             get_plugins().selectors
 
 
+@pytest.mark.parametrize("name", ["full", "scratch"])
+def test_a_selector_cannot_take_a_reference_rows_name(name: str) -> None:
+    """A selector called `full` would merge into the reference rows of every table."""
+    from delbench import hookimpl
+    from delbench.plugin.manager import temporary_plugin
+
+    class Reserved:
+        @hookimpl
+        def delbench_register_selectors(self, register) -> None:
+            register(Shadow, name=name)
+
+    with temporary_plugin(Reserved(), name="kit-reserved"):
+        with pytest.raises(DelbenchError, match=f"'{name}' is reserved"):
+            get_plugins().selectors
+
+
 def test_register_fixture_can_shadow(delbench_register) -> None:  # noqa: F811 - the fixture
     delbench_register(Shadow, replace=True)
     assert get_plugins().selectors.get("random").factory is Shadow

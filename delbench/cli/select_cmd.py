@@ -17,23 +17,15 @@ from delbench.cli.params import parse_params
 @click.option("--param", "params", multiple=True, help="Selector parameter key=value (repeatable).")
 def select(name: str, embeddings: Path, ratio: float, seed: int, pool: Path | None, out: Path, params: tuple[str, ...]) -> None:
     """Run selector NAME on an embeddings file and write the kept pool indices."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from delbench.select.stage import run_select
+    from delbench.plugin.manager import get_plugins
+    from delbench.progress import progress_bar
     from delbench.select.contract import check_ratio
+    from delbench.select.stage import run_select
 
     check_ratio(ratio)
-    console = Console(stderr=True)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task(f"{name} R={ratio:g}", total=1.0)
-
-        def progress(fraction: float, message: str = "") -> None:
-            bar.update(task, completed=min(max(fraction, 0.0), 1.0),
-                       description=f"{name} R={ratio:g} {message}".rstrip())
-
-        (record,) = run_select(name, embeddings=embeddings, ratios=[ratio], outputs=[out], seed=seed,
+    entry = get_plugins().selectors.get(name)
+    with progress_bar(f"{name} R={ratio:g}") as progress:
+        (record,) = run_select(entry, embeddings=embeddings, ratios=[ratio], outputs=[out], seed=seed,
                                params=parse_params(params), pool_manifest=pool, progress=progress)
     click.echo(
         f"{name}: kept {record['kept']} of {record['n']} (ratio {record['ratio_achieved']:.4f}, "

@@ -66,15 +66,17 @@ class Plugins:
 
     @property
     def selectors(self) -> Registry[Any]:
-        return self._registry("delbench_register_selectors", "selector")
+        from delbench.references import REFERENCES
+
+        return self._registry("delbench_register_selectors", "selector", REFERENCES)
 
     @property
     def datasets(self) -> Registry[Any]:
         return self._registry("delbench_register_datasets", "dataset format")
 
-    def _registry(self, hook: str, kind: str) -> Registry[Any]:
+    def _registry(self, hook: str, kind: str, reserved: tuple[str, ...] = ()) -> Registry[Any]:
         if hook not in self._registries:
-            registry: Registry[Any] = Registry(kind)
+            registry: Registry[Any] = Registry(kind, reserved)
             plugins = self.pm.get_plugins()
             # Replacing plugins go last, so what they register overrides rather than clashes.
             ordered = sorted(self.pm.list_name_plugin(), key=lambda item: item[0] in self._replacing)

@@ -72,10 +72,14 @@ class Entry:
 @dataclass
 class Registry(Generic[T]):
     kind: str
+    reserved: tuple[str, ...] = ()  # names the harness itself uses for rows of the same tables
     _entries: dict[str, Entry] = field(default_factory=dict)
 
     def add(self, entry: Entry, replace: bool = False) -> None:
         """Add ``entry``; a name already taken is an error, unless ``replace`` and another plugin took it."""
+        if entry.name in self.reserved:
+            raise DelbenchError(f"{self.kind} name {entry.name!r} is reserved for delbench's own reference rows "
+                                f"({', '.join(self.reserved)}); register it under another name")
         prev = self._entries.get(entry.name)
         if prev is not None and not (replace and prev.plugin != entry.plugin):
             raise DelbenchError(

@@ -26,6 +26,7 @@ import numpy as np
 from delbench.store.cache import build_stage, config_hash, is_done, stage_lock
 from delbench.data.manifest import manifest_sha256, pool_rows, read_manifest
 from delbench.errors import DelbenchError
+from delbench.references import FULL
 
 Progress = Callable[[float, str], None]
 CODE_VERSION = 1
@@ -43,7 +44,7 @@ class PretrainResult:
 
 def _subset_key(subset: np.ndarray | None, n_pool: int) -> str:
     if subset is None:
-        return "full"
+        return FULL
     arr = np.asarray(subset, dtype=np.int64)
     if arr.ndim != 1 or arr.size == 0 or arr.min() < 0 or arr.max() >= n_pool or np.unique(arr).size != arr.size:
         raise DelbenchError(f"subset must hold unique pool indices in [0, {n_pool}); got {arr.size} items")

@@ -5,13 +5,12 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from delbench.store.atomic import atomic_path, write_json
 from delbench.report.tables import Grid, to_latex, to_markdown
+from delbench.store.atomic import atomic_path, write_json
+from delbench.store.rundir import RunDir
 
 if TYPE_CHECKING:
     from delbench.score.validate import Verdict
-
-VERDICT = "validate.json"
 
 
 def _pts(x: float) -> str:
@@ -27,7 +26,8 @@ def ladder_grid(verdict: "Verdict") -> Grid:
     for r in verdict.rungs:
         rows.append([f"{r.a} > {r.b}", f"{r.ratio:g}", " ".join(_pts(d) for d in r.diffs), _pts(r.mean),
                      _pts(r.lower), "–" if not math.isfinite(r.mde) else f"{100 * r.mde:.2f}", "yes" if holds(r) else "NO"])
-    return Grid("Validity ladder: task-mean test mIoU, paired by seed (one-sided 95% t lower bound)", header, rows, set())
+    return Grid("Validity ladder: task-mean test mIoU, paired by seed (one-sided 95% t lower bound)", header, rows, set(),
+                slug="validate")
 
 
 def task_grid(verdict: "Verdict") -> Grid:
@@ -38,13 +38,14 @@ def task_grid(verdict: "Verdict") -> Grid:
              "yes" if t.full_beats_scratch else "NO"] for t in verdict.tasks]
     o = verdict.overall
     rows.append(["(task mean)", "", _pts(o.mean), _pts(o.lower), "yes" if holds(o) else "NO"])
-    return Grid("Tasks: dead tasks and full vs scratch, paired by seed", header, rows, set())
+    return Grid("Tasks: dead tasks and full vs scratch, paired by seed", header, rows, set(), slug="validate")
 
 
 def write_verdict(run_dir: Path, verdict: "Verdict") -> None:
-    write_json(Path(run_dir) / VERDICT, verdict.to_dict())
-    text = "\n".join(to_markdown(g) for g in (ladder_grid(verdict), task_grid(verdict)))
-    with atomic_path(Path(run_dir) / "tables" / "validate.md") as tmp:
-        tmp.write_text(text)
-    with atomic_path(Path(run_dir) / "tables" / "validate.tex") as tmp:
-        tmp.write_text("\n".join(to_latex(g) for g in (ladder_grid(verdict), task_grid(verdict))))
+    rd = RunDir(run_dir)
+    write_json(rd.verdict, verdict.to_dict())
+    grids = (ladder_grid(verdict), task_grid(verdict))
+    with atomic_path(rd.table("validate", "md")) as tmp:
+        tmp.write_text("\n".join(to_markdown(g) for g in grids))
+    with atomic_path(rd.table("validate", "tex")) as tmp:
+        tmp.write_text("\n".join(to_latex(g) for g in grids))

@@ -23,9 +23,9 @@ import pandas as pd
 from delbench.store.atomic import write_json
 from delbench.errors import DelbenchError
 from delbench.score.normdel import normdel
+from delbench.references import SCRATCH
 
 BUILTIN_SELECTORS = ("meddel", "random", "coreset", "dedup-only")
-SCRATCH = "scratch"
 FORMAT = 2
 MODES = ("auto", "exact", "statistical")
 METRICS = ("miou", "normdel")  # what the statistical mode decides on

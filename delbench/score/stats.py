@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-REFERENCES = ("full", "scratch")  # computed once per seed, valid at any ratio
+from delbench.references import REFERENCES
+
 TIE = 1e-3  # |difference| below this (0.1 points of NormDEL x100) counts as a tie
 PAIRED_COLUMNS = ["selector", "ratio_target", "diff", "ci_low", "ci_high", "lower", "mde", "sd",
                   "n", "win", "tie", "loss"]

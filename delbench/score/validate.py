@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from delbench.score.stats import PairedDiff, seed_paired
+from delbench.references import FULL, SCRATCH
 
 SELECTORS = ("oracle", "random", "adversary")
 RATIOS = (0.05, 0.2)
@@ -77,10 +78,10 @@ def dead_task(results: pd.DataFrame, task: str) -> bool:
         return True
     if float(rows[METRIC].max() - rows[METRIC].min()) <= SAME:
         return True
-    scratch = rows[rows["selector"] == "scratch"].set_index("seed")[METRIC]
+    scratch = rows[rows["selector"] == SCRATCH].set_index("seed")[METRIC]
     if scratch.empty:
         return False
-    others = rows[rows["selector"] != "scratch"]
+    others = rows[rows["selector"] != SCRATCH]
     base = others["seed"].map(scratch)
     return bool(np.all(np.abs(others[METRIC].to_numpy() - base.to_numpy()) <= SAME))
 
@@ -91,5 +92,5 @@ def judge(results: pd.DataFrame, ratios: tuple[float, ...] = RATIOS) -> Verdict:
     tasks = []
     for task in sorted(results["task"].unique()):
         part = results[results["task"] == task]
-        tasks.append(TaskCheck(task, dead_task(results, task), seed_paired(part, "full", "scratch", 1.0, METRIC)))
-    return Verdict(rungs, tuple(tasks), seed_paired(results, "full", "scratch", 1.0, METRIC))
+        tasks.append(TaskCheck(task, dead_task(results, task), seed_paired(part, FULL, SCRATCH, 1.0, METRIC)))
+    return Verdict(rungs, tuple(tasks), seed_paired(results, FULL, SCRATCH, 1.0, METRIC))

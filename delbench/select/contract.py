@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Pr
 import numpy as np
 
 from delbench.errors import DelbenchError
+from delbench.progress import Progress, no_progress
 
 if TYPE_CHECKING:
     import pandas as pd
 
-ProgressFn = Callable[[float, str], None]
 ImageLoader = Callable[[Sequence[int]], Iterator[np.ndarray]]
 
 __all__ = [
@@ -25,10 +25,6 @@ __all__ = [
 
 # A selector may miss round(R*N) by at most this fraction (and always by at most one item).
 COUNT_TOLERANCE = 0.01
-
-
-def _no_progress(fraction: float, message: str = "") -> None:
-    return None
 
 
 @dataclass(frozen=True)
@@ -46,7 +42,7 @@ class SelectionRequest:
     embeddings: np.ndarray
     pool: "pd.DataFrame | None" = None
     load_images: ImageLoader | None = None
-    progress: ProgressFn = _no_progress
+    progress: Progress = no_progress
 
     @property
     def n(self) -> int:

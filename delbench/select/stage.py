@@ -12,7 +12,9 @@ import numpy as np
 from delbench import __version__
 from delbench.store.atomic import sha256_file
 from delbench.errors import DelbenchError
-from delbench.select.contract import ProgressFn, SelectionRequest, _no_progress, run_selector
+from delbench.plugin.registry import Entry
+from delbench.progress import Progress, no_progress
+from delbench.select.contract import SelectionRequest, run_selector
 from delbench.select.subset import subset_paths, write_subset
 from delbench.embed.vectors import load_embeddings, read_sidecar, sidecar_path
 
@@ -78,7 +80,7 @@ def peak_rss_mb() -> float:
 
 
 def run_select(
-    name: str,
+    entry: Entry,
     *,
     embeddings: str | Path,
     ratios: Sequence[float],
@@ -86,15 +88,13 @@ def run_select(
     seed: int = 0,
     params: dict[str, Any] | None = None,
     pool_manifest: str | Path | None = None,
-    progress: ProgressFn = _no_progress,
+    progress: Progress = no_progress,
 ) -> list[dict[str, Any]]:
-    """Run selector ``name`` for every ratio (one pass where it can) and write ``outputs[i]`` for ratio i."""
-    from delbench.plugin.manager import get_plugins
-
+    """Run the registered selector ``entry`` for every ratio (one pass where it can) and write
+    ``outputs[i]`` for ratio i."""
     if len(ratios) != len(outputs):
         raise ValueError("one output path per ratio")
     check_outputs(outputs, embeddings, pool_manifest)
-    entry = get_plugins().selectors.get(name)
     selector = entry.create(**(params or {}))
     emb = load_embeddings(embeddings)
     pool, loader, pool_sha = None, None, None
@@ -113,7 +113,7 @@ def run_select(
     records = []
     for ratio, out in zip(ratios, outputs):
         meta = {
-            "selector": name,
+            "selector": entry.name,
             "plugin": entry.plugin,
             "package": entry.package,
             "plugin_version": entry.version,

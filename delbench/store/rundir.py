@@ -1,10 +1,13 @@
 """A run directory holds one study: one protocol (by hash) on one dataset (by manifest). A later compare
 into it adds its units to the same tables; a run of another study is refused before it writes
-anything, and a lock (``run.lock``) keeps a second writer out while one runs."""
+anything, and a lock (``run.lock``) keeps a second writer out while one runs.
+
+``RunDir`` is the one place that knows the directory's layout; everything else asks it for paths."""
 from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -13,8 +16,61 @@ import pandas as pd
 from delbench.errors import DelbenchError
 from delbench.store.locks import Busy, hold
 
-LOCK = "run.lock"
-RUN_JSON = "run.json"
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """The layout of a run directory (drawn in docs/architecture.md)."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    @property
+    def results(self) -> Path:
+        return self.path / "results.parquet"
+
+    @property
+    def results_csv(self) -> Path:
+        return self.path / "results.csv"
+
+    @property
+    def results_md(self) -> Path:
+        return self.path / "results.md"
+
+    @property
+    def cross(self) -> Path:
+        return self.path / "crossdata.parquet"
+
+    @property
+    def run_json(self) -> Path:
+        return self.path / "run.json"
+
+    @property
+    def verdict(self) -> Path:
+        return self.path / "validate.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.path / "run.lock"
+
+    @property
+    def plots(self) -> Path:
+        return self.path / "plots"
+
+    def subsets(self, selector: str, seed: int) -> Path:
+        return self.path / "subsets" / selector / f"seed{seed}"
+
+    def subset(self, selector: str, seed: int, ratio: float) -> Path:
+        return self.subsets(selector, seed) / f"r{ratio:g}.npy"
+
+    def table(self, slug: str, suffix: str) -> Path:
+        return self.path / "tables" / f"{slug}.{suffix}"
+
+    def read_info(self) -> dict[str, Any]:
+        return json.loads(self.run_json.read_text())
+
 # What identifies a row of each table: a rerun of the same unit replaces its rows, nothing else does.
 RESULT_KEY = ["selector", "ratio_target", "seed", "task"]
 CROSS_KEY = ["selector", "ratio_target", "seed", "train_task", "test_task"]
@@ -28,7 +84,7 @@ def own(run_dir: Path) -> Iterator[None]:
     """Be the one writer of ``run_dir`` for the block, or fail at once naming the lock and its holder."""
     with contextlib.ExitStack() as stack:
         try:
-            stack.enter_context(hold(run_dir / LOCK, wait=False, what="delbench writing this run directory"))
+            stack.enter_context(hold(RunDir(run_dir).lock, wait=False, what="delbench writing this run directory"))
         except Busy as exc:
             raise DelbenchError(f"{exc.lock}: run directory in use by {exc.holder}; wait for it to finish, "
                                 "or write to another run directory (--out)") from None
@@ -37,12 +93,11 @@ def own(run_dir: Path) -> Iterator[None]:
 
 def previous_study(run_dir: Path) -> dict[str, Any] | None:
     """The ``run.json`` of what ``run_dir`` already holds, or None for a new (or never finished) run."""
-    from delbench.compare.results import RESULTS
-
-    path = run_dir / RUN_JSON
+    rd = RunDir(run_dir)
+    path = rd.run_json
     if not path.is_file():
-        if (run_dir / RESULTS).is_file():
-            raise DelbenchError(f"--out {run_dir}: holds {RESULTS} but no {RUN_JSON}, so its study is unknown; "
+        if rd.results.is_file():
+            raise DelbenchError(f"--out {run_dir}: holds {rd.results.name} but no {path.name}, so its study is unknown; "
                                 "pick another --out")
         return None
     try:
