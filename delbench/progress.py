@@ -21,7 +21,7 @@ def scaled(progress: Progress | None, start: float, stop: float) -> Progress:
     return lambda fraction, message="": outer(start + (stop - start) * min(max(fraction, 0.0), 1.0), message)
 
 
-def rich_progress(console: Any = None, *, eta: bool = False) -> Any:
+def rich_progress(console: Any = None, *, eta: bool = False, disable: bool = False) -> Any:
     """The one place the bar's columns are chosen; ``eta`` adds the estimated time left."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -30,7 +30,7 @@ def rich_progress(console: Any = None, *, eta: bool = False) -> Any:
                           TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn()]
     if eta:
         columns += [TextColumn("eta"), TimeRemainingColumn()]
-    return Bar(*columns, console=console or Console(stderr=True), transient=True)
+    return Bar(*columns, console=console or Console(stderr=True), transient=True, disable=disable)
 
 
 @contextlib.contextmanager

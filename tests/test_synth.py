@@ -143,8 +143,9 @@ def test_refuses_existing_and_unknown_scale(root: Path, tmp_path: Path) -> None:
 
 
 def test_interrupted_run_leaves_nothing(tmp_path: Path) -> None:
-    def boom(stage: str, done: int, total: int) -> None:
-        if stage == "pool" and done >= 20:
+    def boom(fraction: float, message: str) -> None:
+        stage, _, count = message.partition(" ")
+        if stage == "pool" and int(count.split("/")[0]) >= 20:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
