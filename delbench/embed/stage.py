@@ -10,13 +10,14 @@ Embedders (``[embed] embedder``):
 - ``timm:<model>``: any timm model by name, weights from ``[embed] weights`` (a safetensors file or a
   state dict read with ``torch.load(weights_only=True)``) or else the file timm would have downloaded,
   if it is already in the Hugging Face or torch hub cache. Nothing is downloaded: timm is only ever
-  handed a local file, so it never asks the hub (whatever ``HF_HUB_OFFLINE`` says).
+  handed a local file, so it never asks the hub (whatever ``HF_HUB_OFFLINE`` says). Inputs are
+  normalised with the mean and std timm resolves for the model (``resolve_model_data_config``).
 """
 from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -24,8 +25,8 @@ from delbench.store.atomic import sha256_file
 from delbench.store.cache import build_stage, claim_stage, config_hash
 from delbench.data.manifest import manifest_sha256, pool_rows, read_manifest
 from delbench.errors import DelbenchError
+from delbench.progress import Progress, scaled
 
-Progress = Callable[[float, str], None]
 EMBEDDERS = ("thumb", "pool", "timm:<model>")
 CODE_VERSION = 1
 
@@ -44,10 +45,10 @@ def embed_pool(root: Path, protocol: Any, cache_dir: Path, progress: Progress | 
         from delbench.pretrain.stage import pretrain
 
         res = pretrain(root, protocol, cache_dir, subset=None, seed=protocol.seeds[0],
-                       progress=(lambda f, m: progress(0.8 * f, m)) if progress else None)
+                       progress=scaled(progress, 0.0, 0.8) if progress else None)
         weights = res.checkpoint
         config["checkpoint"] = sha256_file(weights)[:16]
-        config["net"] = {k: getattr(protocol.pretrain, k) for k in ("arch", "encoder", "width", "patch", "image_size")}
+        config["net"] = asdict(protocol.network())
     elif name.startswith("timm:") and emb.weights:
         weights = Path(emb.weights)
         if not weights.is_file():
@@ -63,7 +64,7 @@ def embed_pool(root: Path, protocol: Any, cache_dir: Path, progress: Progress | 
         from delbench.nets.arrays import image_array
 
         pool = pool_rows(read_manifest(root))
-        size = protocol.pretrain.image_size if name == "pool" else emb.image_size
+        size = protocol.network().image_size if name == "pool" else emb.image_size
         images = image_array(root, pool, size, cache_dir)
         if name == "thumb":
             vectors = _thumbs(images)
@@ -102,10 +103,12 @@ def _network(images: np.ndarray, protocol: Any, name: str, weights: Path | None,
         from delbench.pretrain.checkpoint import load_weights
         from delbench.nets.models import IMAGENET_MEAN, IMAGENET_STD, build_seg_net, load_matching
 
-        net = build_seg_net(protocol.pretrain, out_channels=3, head=protocol.finetune.head)
+        network = protocol.network()
+        net = build_seg_net(network, out_channels=3, head=protocol.finetune.head)
         load_matching(net, load_weights(weights))  # type: ignore[arg-type]
+        # the normalisation it was pre-trained with, not that of any published weights
         encoder, mean, std = net.encoder, IMAGENET_MEAN, IMAGENET_STD
-        fn = _conv_features if protocol.pretrain.arch != "vit" else _vit_features
+        fn = _vit_features if network.arch == "vit" else _conv_features
     else:
         encoder, mean, std = _timm_model(name[5:], weights, protocol.embed.image_size)
         fn = _timm_features
@@ -149,8 +152,8 @@ def _timm_model(model_name: str, weights: Path | None, size: int) -> tuple[Any, 
         near = difflib.get_close_matches(model_name, timm.list_models(), n=3)
         raise DelbenchError(f"[embed] embedder timm:{model_name}: no such timm model (did you mean {', '.join(near)}?)")
     kwargs: dict[str, Any] = {"num_classes": 0}
-    if "vit" in model_name or "deit" in model_name:
-        kwargs["img_size"] = size
+    if _fixed_input_size(model_name):
+        kwargs["img_size"] = size  # its position embeddings are sized for this input at creation
     if weights is not None:
         if not weights.is_file():
             raise DelbenchError(f"[embed] weights: file {weights} not found")
@@ -178,8 +181,18 @@ def _timm_model(model_name: str, weights: Path | None, size: int) -> tuple[Any, 
             model = timm.create_model(model_name, pretrained=True, pretrained_cfg_overlay={"file": str(cached)}, **kwargs)
         except Exception as exc:  # noqa: BLE001 - a damaged or foreign cache entry; timm raises several types
             raise DelbenchError(f"[embed] embedder timm:{model_name}: cached weights {cached} do not load ({type(exc).__name__})") from None
-    cfg = model.pretrained_cfg or {}
-    return model, list(cfg.get("mean", (0.485, 0.456, 0.406))), list(cfg.get("std", (0.229, 0.224, 0.225)))
+    from timm.data import resolve_model_data_config
+
+    data = resolve_model_data_config(model)
+    return model, list(data["mean"]), list(data["std"])
+
+
+def _fixed_input_size(model_name: str) -> bool:
+    """Whether timm says the model only takes the input size it was built for (ViTs, Swin, ...)."""
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(model_name)
+    return bool(cfg is not None and cfg.fixed_input_size)
 
 
 def _cached_timm_weights(model_name: str) -> Path | None:

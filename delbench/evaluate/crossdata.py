@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from delbench.store.atomic import write_json
 from delbench.store.cache import build_stage, claim_stage, config_hash
 from delbench.data.manifest import read_manifest
-
-Progress = Callable[[float, str], None]
+from delbench.progress import Progress
 
 
 def cross_dataset(root: Path, protocol: Any, cache_dir: Path, *, checkpoint: Path | None, seed: int,
@@ -40,18 +39,19 @@ def cross_dataset(root: Path, protocol: Any, cache_dir: Path, *, checkpoint: Pat
 def _test_all(root: Path, protocol: Any, cache_dir: Path, frame: Any, src: Path, names: list[str],
               out: Path, config: dict[str, Any]) -> None:
     from delbench.pretrain.checkpoint import load_weights
-    from delbench.evaluate.finetune import metrics, predict, task_arrays
+    from delbench.evaluate.measure import measure
     from delbench.nets.models import build_seg_net
     from delbench.nets.runtime import setup
 
     dev, _ = setup(protocol.pretrain.device)
-    net = build_seg_net(protocol.pretrain, out_channels=1, head=protocol.finetune.head)
+    network = protocol.network()
+    net = build_seg_net(network, out_channels=1, head=protocol.finetune.head)
     net.load_state_dict(load_weights(src / "finetuned.safetensors"))
     net.to(dev)
     train_task = json.loads((src / "result.json").read_text())["task"]
     rows = []
     for b in names:
-        xt, yt = task_arrays(root, frame, b, "test", protocol.pretrain.image_size, cache_dir)
-        rows.append({"train_task": train_task, "test_task": b, **metrics(predict(net, xt, dev), yt)})
+        scores, _ = measure(net, root, frame, b, "test", network.image_size, cache_dir, dev)
+        rows.append({"train_task": train_task, "test_task": b, **scores})
     with build_stage(out, config) as tmp:
         write_json(tmp / "rows.json", rows)

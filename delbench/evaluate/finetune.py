@@ -1,14 +1,8 @@
-"""Fine-tuning one downstream task and measuring it.
+"""Fine-tuning one downstream task.
 
-Model selection uses the **val** split only (best val mIoU over evaluations every ``eval_every``
-steps); the test split is touched once, by the selected weights. Metrics (all from ``smp.metrics`` on
-masks at the protocol's image size, prediction = logit > 0):
-
-- ``miou``: foreground IoU of each test image, averaged over images (the polyp-literature mIoU);
-  an image with no polyp and no predicted polyp counts as 1.
-- ``miou_dataset``: IoU of foreground and of background over the whole test set (pixels pooled),
-  averaged over the two classes.
-- ``dice``: foreground Dice (F1) of each test image, averaged over images.
+Model selection uses the **val** split only (best val mIoU, ``delbench.evaluate.measure``, over
+evaluations every ``eval_every`` steps); the test split is left to the caller, which measures the
+selected weights once.
 """
 from __future__ import annotations
 
@@ -20,21 +14,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from delbench.data.manifest import task_rows
 from delbench.errors import DelbenchError
-from delbench.nets.arrays import image_array, to_tensor
+from delbench.evaluate.measure import metrics, predict, task_arrays
+from delbench.nets.arrays import to_tensor
 from delbench.nets.models import IMAGENET_MEAN, IMAGENET_STD, build_seg_net, load_matching
 from delbench.nets.runtime import autocast, flip_augment, step_generator
 from delbench.nets.schedule import lr_at, set_lr
-
-Progress = Callable[[float, str], None]
-
-
-def task_arrays(root: Path, frame: Any, task: str, split: str, size: int, cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    rows = task_rows(frame, task, split)
-    if not len(rows):
-        raise DelbenchError(f"task {task!r} has no {split!r} rows in {root}/manifest.parquet")
-    return image_array(root, rows, size, cache_dir), image_array(root, rows, size, cache_dir, column="mask_path")
+from delbench.progress import Progress
 
 
 def labelled_subset(n: int, labels: int, seed: int, task: str) -> np.ndarray:
@@ -43,31 +29,6 @@ def labelled_subset(n: int, labels: int, seed: int, task: str) -> np.ndarray:
         return np.arange(n)
     rng = np.random.default_rng([seed, sum(task.encode())])
     return np.sort(rng.permutation(n)[:labels])
-
-
-def predict(net: torch.nn.Module, images: np.ndarray, dev: torch.device, batch: int = 64) -> torch.Tensor:
-    net.eval()
-    outs = []
-    with torch.no_grad():
-        for i in range(0, len(images), batch):
-            x = to_tensor(images[i:i + batch], IMAGENET_MEAN, IMAGENET_STD).to(dev)
-            with autocast(dev):
-                outs.append((net(x).float() > 0).long().cpu())
-    return torch.cat(outs)
-
-
-def metrics(pred: torch.Tensor, masks: np.ndarray) -> dict[str, float]:
-    import segmentation_models_pytorch as smp
-
-    target = torch.from_numpy(np.array(masks, copy=True)).long()[:, None]
-    tp, fp, fn, tn = smp.metrics.get_stats(pred, target, mode="binary")
-    fg = smp.metrics.iou_score(tp, fp, fn, tn, reduction="micro")
-    bg = smp.metrics.iou_score(tn, fn, fp, tp, reduction="micro")
-    return {
-        "miou": float(smp.metrics.iou_score(tp, fp, fn, tn, reduction="micro-imagewise")),
-        "miou_dataset": float((fg + bg) / 2),
-        "dice": float(smp.metrics.f1_score(tp, fp, fn, tn, reduction="micro-imagewise")),
-    }
 
 
 def _loss(kind: str, foreground: float = 0.5) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -102,13 +63,13 @@ def finetune(root: Path, protocol: Any, cache_dir: Path, frame: Any, *, task: st
              progress: Progress | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Fine-tune a fresh network (initialised from ``state`` where names and shapes match, else from
     scratch) on the task's labelled train images; return the val-selected network and a record."""
-    pt, ft = protocol.pretrain, protocol.finetune
-    size = pt.image_size
+    network, ft = protocol.network(), protocol.finetune
+    size = network.image_size
     xs, ys = task_arrays(root, frame, task, "train", size, cache_dir)
     xv, yv = task_arrays(root, frame, task, "val", size, cache_dir)
     chosen = labelled_subset(len(xs), ft.labels, seed, task)
     torch.manual_seed(seed)
-    net = build_seg_net(pt, out_channels=1, head=ft.head)
+    net = build_seg_net(network, out_channels=1, head=ft.head)
     loaded = load_matching(net, state) if state is not None else []
     if state is not None and not any(k.startswith("encoder.") for k in loaded):
         raise DelbenchError("checkpoint holds no encoder weights matching the protocol's [pretrain] arch/encoder")

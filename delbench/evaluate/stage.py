@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from delbench.store.atomic import sha256_file, write_json
 from delbench.store.cache import build_stage, claim_stage, config_hash
-from delbench.data.manifest import manifest_sha256, read_manifest
+from delbench.data.manifest import manifest_path, manifest_sha256, read_manifest
 from delbench.errors import DelbenchError
+from delbench.progress import Progress
 
-Progress = Callable[[float, str], None]
 CODE_VERSION = 1
 
 
@@ -30,9 +30,9 @@ def resolve_tasks(frame: Any, protocol: Any, tasks: list[str] | None, root: Path
     wanted = list(tasks) if tasks else (list(protocol.tasks.names) or [t for t in present if t not in protocol.tasks.exclude])
     missing = [t for t in wanted if t not in present]
     if missing:
-        raise DelbenchError(f"task {missing[0]!r} not in {root}/manifest.parquet (available: {', '.join(present)})")
+        raise DelbenchError(f"task {missing[0]!r} not in {manifest_path(root)} (available: {', '.join(present)})")
     if not wanted:
-        raise DelbenchError(f"{root}/manifest.parquet has no task rows to evaluate on")
+        raise DelbenchError(f"{manifest_path(root)} has no task rows to evaluate on")
     return wanted
 
 
@@ -45,12 +45,11 @@ def checkpoint_key(checkpoint: Path | None) -> str:
 
 
 def stage_config(root: Path, protocol: Any, checkpoint: Path | None, task: str, seed: int) -> dict[str, Any]:
-    pt = asdict(protocol.pretrain)
     return {
         "stage": "evaluate", "code": CODE_VERSION, "manifest": manifest_sha256(root),
         "checkpoint": checkpoint_key(checkpoint),
-        # The network is defined by these; the pre-training recipe itself is captured by the checkpoint hash.
-        "net": {k: pt[k] for k in ("arch", "encoder", "width", "patch", "image_size")},
+        # the pre-training recipe is captured by the checkpoint hash
+        "net": asdict(protocol.network()),
         "finetune": asdict(protocol.finetune), "task": task, "seed": int(seed),
     }
 
@@ -86,7 +85,8 @@ def _run_one(root: Path, protocol: Any, cache_dir: Path, frame: Any, out: Path, 
     import time
 
     from delbench.pretrain.checkpoint import load_weights, save_weights
-    from delbench.evaluate.finetune import finetune, metrics, predict, task_arrays
+    from delbench.evaluate.finetune import finetune
+    from delbench.evaluate.measure import measure
     from delbench.nets.runtime import setup
 
     dev, _ = setup(protocol.pretrain.device)
@@ -95,11 +95,10 @@ def _run_one(root: Path, protocol: Any, cache_dir: Path, frame: Any, out: Path, 
     state = load_weights(Path(checkpoint)) if checkpoint is not None else None
     net, record = finetune(root, protocol, cache_dir, frame, task=task, state=state, seed=seed, dev=dev,
                            progress=progress)
-    xt, yt = task_arrays(root, frame, task, "test", protocol.pretrain.image_size, cache_dir)
-    test = metrics(predict(net, xt, dev), yt)
+    test, n_test = measure(net, root, frame, task, "test", protocol.network().image_size, cache_dir, dev)
     result = {
         "task": task, **test, **record, "seconds": time.perf_counter() - t0, "seed": int(seed),
-        "checkpoint": "scratch" if checkpoint is None else str(checkpoint), "test_images": int(len(xt)),
+        "checkpoint": "scratch" if checkpoint is None else str(checkpoint), "test_images": n_test,
         "protocol": protocol.name, "protocol_version": protocol.version,
     }
     with build_stage(out, config) as tmp:

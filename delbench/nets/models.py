@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from delbench.protocol import Network, PretrainConfig
+
 
 def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
@@ -198,26 +200,28 @@ IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 
 
-def build_seg_net(pt: Any, out_channels: int = 1, head: str = "unet") -> nn.Module:
+def build_seg_net(net: Network, out_channels: int = 1, head: str = "unet") -> nn.Module:
     """The segmentation network a protocol fine-tunes (and, for dense objectives, pre-trains)."""
-    if pt.arch == "unet":
-        return ConvUNet(out_channels, pt.width, hypercolumn=head == "hypercolumn", pyramid=head == "pyramid")
-    if pt.arch in ("smp_unet", "smp_fpn"):
-        return SmpNet(pt.arch, pt.encoder, out_channels)
-    return ViTSeg(make_vit(pt.encoder, pt.image_size, pt.patch or None), head=head)
+    if net.arch == "unet":
+        return ConvUNet(out_channels, net.width, hypercolumn=head == "hypercolumn", pyramid=head == "pyramid")
+    if net.arch in ("smp_unet", "smp_fpn"):
+        return SmpNet(net.arch, net.encoder, out_channels)
+    return ViTSeg(make_vit(net.encoder, net.image_size, net.patch or None), head=head)
 
 
-def build_pretrainer(pt: Any) -> nn.Module:
+def build_pretrainer(pt: PretrainConfig) -> nn.Module:
+    """The network ``pt.objective`` trains, wrapped around the network ``pt`` describes."""
     from delbench.pretrain.mae import MAE, Inpaint
 
+    net = pt.network()
     if pt.objective == "contrastive":
         from delbench.pretrain.contrastive import Contrastive
 
-        return Contrastive(build_seg_net(pt, out_channels=1))
+        return Contrastive(build_seg_net(net, out_channels=1))
     if pt.objective == "mae":
-        vit = make_vit(pt.encoder, pt.image_size, pt.patch or None)
+        vit = make_vit(net.encoder, net.image_size, net.patch or None)
         return MAE(vit, pt.decoder_dim, pt.decoder_depth, pt.mask_ratio)
-    return Inpaint(build_seg_net(pt, out_channels=3), pt.mask_ratio, pt.mask_patch)
+    return Inpaint(build_seg_net(net, out_channels=3), pt.mask_ratio, pt.mask_patch)
 
 
 def transferable(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
