@@ -18,46 +18,27 @@ from delbench.store.locks import Busy, hold
 
 
 
+def _file(name: str) -> property:
+    return property(lambda self: self.path / name, doc=f"``{name}``")
+
+
 @dataclass(frozen=True)
 class RunDir:
     """The layout of a run directory (drawn in docs/architecture.md)."""
 
     path: Path
 
+    results = _file("results.parquet")  # one row per (selector, ratio, seed, task)
+    results_csv = _file("results.csv")
+    results_md = _file("results.md")
+    cross = _file("crossdata.parquet")  # with --cross: fine-tune on A, test on B
+    run_json = _file("run.json")
+    verdict = _file("validate.json")
+    lock = _file("run.lock")
+    plots = _file("plots")
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
-
-    @property
-    def results(self) -> Path:
-        return self.path / "results.parquet"
-
-    @property
-    def results_csv(self) -> Path:
-        return self.path / "results.csv"
-
-    @property
-    def results_md(self) -> Path:
-        return self.path / "results.md"
-
-    @property
-    def cross(self) -> Path:
-        return self.path / "crossdata.parquet"
-
-    @property
-    def run_json(self) -> Path:
-        return self.path / "run.json"
-
-    @property
-    def verdict(self) -> Path:
-        return self.path / "validate.json"
-
-    @property
-    def lock(self) -> Path:
-        return self.path / "run.lock"
-
-    @property
-    def plots(self) -> Path:
-        return self.path / "plots"
 
     def subsets(self, selector: str, seed: int) -> Path:
         return self.path / "subsets" / selector / f"seed{seed}"
