@@ -27,13 +27,15 @@ def test_thumb_embedder(root: Path, tmp_path: Path) -> None:
 
 def test_pool_embedder_uses_full_pretraining(root: Path, tmp_path: Path) -> None:
     from delbench.embed.stage import embed_pool
-    from delbench.pretrain.stage import pretrain_dir
+    from delbench.pretrain.stage import stage_config
+    from delbench.store.cache import config_hash
     from delbench.embed.vectors import load_embeddings
 
     p = tiny_protocol(**{"embed.embedder": "pool"})
     path = embed_pool(root, p, tmp_path)
     assert load_embeddings(path).shape == (24, 8 + 16 + 32)
-    assert (pretrain_dir(root, p, tmp_path, subset=None, seed=p.seeds[0]) / "stage.json").is_file()
+    full = tmp_path / "pretrain" / config_hash(stage_config(root, p, None, p.seeds[0]))
+    assert (full / "stage.json").is_file()
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".pt"])

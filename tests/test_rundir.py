@@ -237,12 +237,13 @@ def test_pretrain_waits_for_the_process_training_its_stage(study: Path, cache: P
     from delbench.store.atomic import write_json
     from delbench.store.cache import build_stage, stage_lock
     from delbench.protocol import load_protocol
-    from delbench.pretrain.stage import pretrain, pretrain_dir
+    from delbench.pretrain.stage import pretrain, stage_config
+    from delbench.store.cache import config_hash
 
     root = next((cache / "data").glob("synthetic-ci-*"))
     protocol = load_protocol(TINY)
     subset = np.arange(0, 288, 3)  # a stage no other test computes
-    out = pretrain_dir(root, protocol, cache / "stages", subset=subset, seed=0)
+    out = cache / "stages" / "pretrain" / config_hash(stage_config(root, protocol, subset, 0))
     work = out.with_name(out.name + ".work")
     import delbench.nets.models  # noqa: F401  (torch and the models imported: the thread starts at once)
 

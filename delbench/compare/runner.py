@@ -108,7 +108,7 @@ def run_unit(root: str, proto: Protocol, cache: str, unit: Unit, tasks: list[str
 
     ``proto`` is the run's protocol object itself (``--set`` overrides applied), never a name to reload."""
     from delbench.evaluate.stage import evaluate, finetuned_dir, resolve_tasks
-    from delbench.pretrain.stage import pretrain, pretrain_dir
+    from delbench.pretrain.stage import pretrain
 
     say = progress or no_progress
     stages = Path(cache) / "stages"
@@ -116,10 +116,9 @@ def run_unit(root: str, proto: Protocol, cache: str, unit: Unit, tasks: list[str
     checkpoint, steps, seconds = None, 0, 0.0
     if unit.pretrain:
         subset = np.load(unit.subset) if unit.subset is not None else None
-        done = is_done(pretrain_dir(Path(root), proto, stages, subset=subset, seed=unit.seed))
-        counts["pretrain"]["reused" if done else "computed"] += 1
         result = pretrain(Path(root), proto, stages, subset=subset, seed=unit.seed,
                           progress=lambda f, m="": say(f, f"pretrain {unit.selector} R={unit.ratio_target:g} s{unit.seed} {m}"))
+        counts["pretrain"]["reused" if result.reused else "computed"] += 1
         checkpoint, steps, seconds = result.checkpoint, int(result.steps), float(result.seconds)
     for task in resolve_tasks(read_manifest(Path(root)), proto, tasks, Path(root)):
         done = is_done(finetuned_dir(Path(root), proto, stages, checkpoint=checkpoint, task=task, seed=unit.seed))

@@ -50,13 +50,6 @@ def image_array(root: Path, rows: Any, size: int, cache_dir: Path, *, column: st
     return np.load(out, mmap_mode="r", allow_pickle=False)
 
 
-def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
-    """Mean and std per channel in [0, 1] units (a strided sample keeps it cheap on large pools)."""
-    step = max(1, len(images) // 2048)
-    sample = np.asarray(images[::step], dtype=np.float32).reshape(-1, 3) / 255.0
-    return sample.mean(0).tolist(), np.maximum(sample.std(0), 1e-3).tolist()
-
-
 def to_tensor(batch: np.ndarray, mean: list[float], std: list[float]) -> Any:
     import torch
 

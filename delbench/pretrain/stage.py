@@ -40,6 +40,7 @@ class PretrainResult:
     intermediate: list[Path] = field(default_factory=list)
     directory: Path | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    reused: bool = False  # found already built (by an earlier run or a process this one waited for)
 
 
 def _subset_key(subset: np.ndarray | None, n_pool: int) -> str:
@@ -60,15 +61,10 @@ def stage_config(root: Path, protocol: Any, subset: np.ndarray | None, seed: int
     }
 
 
-def pretrain_dir(root: Path, protocol: Any, cache_dir: Path, *, subset: np.ndarray | None, seed: int,
-                 world: int = 1) -> Path:
-    return Path(cache_dir) / "pretrain" / config_hash(stage_config(Path(root), protocol, subset, seed, world))
-
-
-def _result(out: Path) -> PretrainResult:
+def _result(out: Path, reused: bool = False) -> PretrainResult:
     meta = json.loads((out / "meta.json").read_text())
     inter = sorted((out / "intermediate").glob("step_*.safetensors"))
-    return PretrainResult(out / "weights.safetensors", meta["steps"], meta["seconds"], inter, out, meta)
+    return PretrainResult(out / "weights.safetensors", meta["steps"], meta["seconds"], inter, out, meta, reused)
 
 
 def pretrain(root: Path, protocol: Any, cache_dir: Path, *, subset: np.ndarray | None, seed: int,
@@ -85,14 +81,14 @@ def pretrain(root: Path, protocol: Any, cache_dir: Path, *, subset: np.ndarray |
     config = stage_config(root, protocol, subset, seed, dist.world)
     out = Path(cache_dir) / "pretrain" / config_hash(config)
     if is_done(out):
-        return _result(out)
+        return _result(out, reused=True)
     # One process trains a stage (and owns its work directory) at a time; another one that wants the
     # same stage waits, then reuses it. Under torchrun only rank 0 takes the lock: the other ranks wait
     # at the barrier until it holds it, so every rank then sees the same answer to is_done.
     with stage_lock(out) if dist.main else contextlib.nullcontext():
         barrier(dist)
         if is_done(out):
-            return _result(out)
+            return _result(out, reused=True)
         return _train(root, protocol, cache_dir, subset, seed, config, out, dev, dist, progress, stop_after)
 
 

@@ -22,10 +22,6 @@ def config_hash(config: Any, length: int = 16) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-def stage_dir(base: str | Path, stage: str, config: Any) -> Path:
-    return Path(base) / stage / config_hash(config)
-
-
 def is_done(path: str | Path) -> bool:
     return (Path(path) / DONE).is_file()
 
