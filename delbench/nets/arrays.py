@@ -4,30 +4,24 @@ manifest rows and size, so later stages memory-map it instead of decoding JPEGs 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from delbench.store.atomic import write_npy
 from delbench.store.cache import config_hash
 from delbench.errors import DelbenchError
-
-Progress = Callable[[float, str], None]
+from delbench.progress import Progress
 
 
 def _load(root: Path, rel: str, size: int, mask: bool) -> np.ndarray:
-    from PIL import Image
-
-    from delbench.data.decode import BadFile, open_image, to_mask, to_rgb
+    from delbench.data.decode import BadFile, resized_mask, resized_rgb
 
     path = root / rel
     try:
-        im = open_image(path)
-        arr = np.asarray((to_mask(im) if mask else to_rgb(im)).resize((size, size), Image.BILINEAR))
+        return resized_mask(path, size) if mask else resized_rgb(path, size)
     except BadFile as exc:
         raise DelbenchError(f"cannot read image {path} ({exc}); re-create or re-import the dataset") from None
-    # Masks may be JPEG-compressed (Kvasir-SEG), so threshold rather than compare with 255.
-    return (arr > 127).astype(np.uint8) if mask else arr
 
 
 def image_array(root: Path, rows: Any, size: int, cache_dir: Path, *, column: str = "path",
@@ -36,7 +30,8 @@ def image_array(root: Path, rows: Any, size: int, cache_dir: Path, *, column: st
     mask = column == "mask_path"
     shas = rows["mask_sha256" if mask else "sha256"].astype(str).tolist()
     rels = rows[column].astype(str).tolist()
-    key = config_hash({"items": list(zip(rels, shas)), "size": size, "mask": mask, "v": 2})  # v2: 16-bit files scaled, not clipped
+    # v2: 16-bit files scaled, not clipped; masks v3: 0/1 masks read as such, not as all background
+    key = config_hash({"items": list(zip(rels, shas)), "size": size, "mask": mask, "v": 3 if mask else 2})
     out = Path(cache_dir) / "arrays" / f"{key}.npy"
     if out.is_file():
         return np.load(out, mmap_mode="r", allow_pickle=False)
