@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from delbench.cli.params import parse_params
+from delbench.data.manifest import MANIFEST_NAME
 
 
 @click.command("select")
@@ -12,7 +13,7 @@ from delbench.cli.params import parse_params
 @click.option("--embeddings", "embeddings", required=True, type=click.Path(path_type=Path), help="Embeddings .npy [N, D].")
 @click.option("--ratio", required=True, type=float, help="Fraction of the pool to keep, 0 < R <= 1.")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--pool", "pool", type=click.Path(path_type=Path), help="manifest.parquet of the pool (for pixel-level selectors).")
+@click.option("--pool", "pool", type=click.Path(path_type=Path), help=f"{MANIFEST_NAME} of the pool (for pixel-level selectors).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output subset.npy (sidecar .json beside it).")
 @click.option("--param", "params", multiple=True, help="Selector parameter key=value (repeatable).")
 def select(name: str, embeddings: Path, ratio: float, seed: int, pool: Path | None, out: Path, params: tuple[str, ...]) -> None:

@@ -9,7 +9,8 @@ Everything works on L2-normalised float32 embeddings, so an inner product is a c
   is nearer the centroid (the SemDeDup score). Computed with blocked GEMMs per cluster over the
   lower triangle in 1024-row panels, so the work is between sum(n_c^2) * D / 2 and sum(n_c^2) * D
   multiply-adds and the memory a few tiles.
-* :func:`cluster_scores` — all three in one call.
+* :func:`cluster_scores` — all three in one call, with the k-means settings of a
+  :class:`ClusterOptions`.
 
 Memory stays bounded by the embedding matrix plus O(N) vectors, the k-means training sample and a
 few GEMM tiles: nothing here copies the whole matrix.
@@ -24,6 +25,7 @@ from typing import Callable
 import numpy as np
 
 from delbench.errors import DelbenchError
+from delbench.progress import Progress, no_progress, scaled
 
 # Within-cluster GEMM tiles: panels of 1024 rows against up to 8192 columns (32 MiB of float32).
 # Smaller panels follow the lower triangle more closely (fewer FLOPs) but ran 2.5x slower on 2 cores:
@@ -141,7 +143,7 @@ def spherical_kmeans(
 
 
 def assign(x: np.ndarray, centroids: np.ndarray, *, block: int = 16384,
-           progress: Callable[[float], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+           progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Nearest centroid (by cosine) of every row of ``x`` and the cosine to it, computed in row blocks."""
     n = x.shape[0]
     labels = np.empty(n, dtype=np.int64)
@@ -153,7 +155,7 @@ def assign(x: np.ndarray, centroids: np.ndarray, *, block: int = 16384,
         labels[start : start + len(s)] = best
         sims[start : start + len(s)] = s[np.arange(len(s)), best]
         if progress is not None:
-            progress(min(1.0, (start + len(s)) / n))
+            progress(min(1.0, (start + len(s)) / n), "assign")
     return labels, sims
 
 
@@ -187,7 +189,7 @@ def within_cluster_scores(
     block: int = ROW_PANEL,
     col_block: int = BLOCK,
     max_gather_rows: int = MAX_GATHER_ROWS,
-    progress: Callable[[float], None] | None = None,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """For each item, max cosine to any item of its own cluster ranked nearer the centroid.
 
@@ -221,32 +223,30 @@ def within_cluster_scores(
         score[members] = out
         done += float(m) ** 2
         if progress is not None:
-            progress(done / total)
+            progress(done / total, "within-cluster similarity")
     return score
 
 
 def cluster_scores(
     x: np.ndarray,
-    k: int | None = None,
+    options: ClusterOptions | None = None,
     *,
     seed: int = 0,
-    niter: int = 20,
-    nredo: int = 1,
-    train_per_centroid: int = TRAIN_PER_CENTROID,
     threads: int | None = None,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> ClusterScores:
-    """Spherical k-means, assignment and within-cluster scores in one pass (see module docstring)."""
-    report = progress or (lambda f, m="": None)
+    """Spherical k-means (``options``, default ``ClusterOptions()``), assignment and within-cluster
+    scores in one pass (see module docstring)."""
+    options = options or ClusterOptions()
+    report = progress or no_progress
     if x.ndim != 2 or x.shape[0] == 0:
         raise DelbenchError(f"embeddings of shape {x.shape}: expected a non-empty [N, D] matrix")
     report(0.0, "k-means")
-    centroids = spherical_kmeans(x, k, seed=seed, niter=niter, nredo=nredo,
-                                 train_per_centroid=train_per_centroid, threads=threads)
+    centroids = options.centroids(x, seed, threads)
     report(0.3, "assign")
-    labels, sims = assign(x, centroids, progress=lambda f: report(0.3 + 0.2 * f, "assign"))
+    labels, sims = assign(x, centroids, progress=scaled(progress, 0.3, 0.5))
     report(0.5, "within-cluster similarity")
-    dup = within_cluster_scores(x, labels, sims, progress=lambda f: report(0.5 + 0.5 * f, "within-cluster similarity"))
+    dup = within_cluster_scores(x, labels, sims, progress=scaled(progress, 0.5, 1.0))
     report(1.0, "scored")
     return ClusterScores(labels=labels, centroid_sim=sims, dup_score=dup, k=int(centroids.shape[0]))
 
@@ -264,9 +264,9 @@ def removal_order(primary: np.ndarray, seed: int) -> np.ndarray:
 @dataclass(frozen=True)
 class ClusterOptions:
     """The k-means settings of a cluster-based selector, checked once; ``owner`` names the selector
-    in error messages."""
+    in error messages. ``k`` None is :func:`default_k`."""
 
-    owner: str
+    owner: str = "k-means"
     k: int | None = None
     niter: int = 20
     nredo: int = 1
@@ -280,13 +280,15 @@ class ClusterOptions:
         if int(self.nredo) < 1 or int(self.train_per_centroid) < 1:
             raise DelbenchError(f"{self.owner}: nredo and train_per_centroid must be >= 1")
 
-    def scores(self, embeddings: np.ndarray, seed: int,
-               progress: Callable[[float, str], None] | None = None) -> ClusterScores:
+    def centroids(self, x: np.ndarray, seed: int, threads: int | None = None) -> np.ndarray:
+        """:func:`spherical_kmeans` of ``x`` with these settings."""
+        return spherical_kmeans(x, None if self.k is None else int(self.k), seed=seed, niter=int(self.niter),
+                                nredo=int(self.nredo), train_per_centroid=int(self.train_per_centroid), threads=threads)
+
+    def scores(self, embeddings: np.ndarray, seed: int, progress: Progress | None = None) -> ClusterScores:
         n = embeddings.shape[0]
         if self.k is not None and int(self.k) > n:
             # clipping k silently would run (and record) a different method than the one asked for
             raise DelbenchError(f"{self.owner}: k={self.k!r} clusters exceeds the pool size ({n} items); "
                                 f"give k <= {n} or omit it for sqrt(N)")
-        k = None if self.k is None else int(self.k)
-        return cluster_scores(embeddings, k, seed=seed, niter=int(self.niter), nredo=int(self.nredo),
-                              train_per_centroid=int(self.train_per_centroid), progress=progress)
+        return cluster_scores(embeddings, self, seed=seed, progress=progress)
