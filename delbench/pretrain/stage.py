@@ -19,16 +19,16 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from delbench.store.cache import build_stage, config_hash, is_done, stage_lock
 from delbench.data.manifest import manifest_sha256, pool_rows, read_manifest
 from delbench.errors import DelbenchError
+from delbench.progress import Progress
 from delbench.references import FULL
 
-Progress = Callable[[float, str], None]
 CODE_VERSION = 1
 
 
