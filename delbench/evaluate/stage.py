@@ -16,6 +16,7 @@ from delbench.store.cache import build_stage, claim_stage, config_hash
 from delbench.data.manifest import manifest_path, manifest_sha256, read_manifest
 from delbench.errors import DelbenchError
 from delbench.progress import Progress
+from delbench.references import SCRATCH
 
 CODE_VERSION = 1
 
@@ -38,9 +39,9 @@ def resolve_tasks(frame: Any, protocol: Any, tasks: list[str] | None, root: Path
 
 def checkpoint_key(checkpoint: Path | None) -> str:
     if checkpoint is None:
-        return "scratch"
+        return SCRATCH
     if not Path(checkpoint).is_file():
-        raise DelbenchError(f"checkpoint {checkpoint} not found: run `delbench pretrain` first or pass 'scratch'")
+        raise DelbenchError(f"checkpoint {checkpoint} not found: run `delbench pretrain` first or pass '{SCRATCH}'")
     return sha256_file(checkpoint)[:16]
 
 
@@ -98,7 +99,7 @@ def _run_one(root: Path, protocol: Any, cache_dir: Path, frame: Any, out: Path, 
     test, n_test = measure(net, root, frame, task, "test", protocol.network().image_size, cache_dir, dev)
     result = {
         "task": task, **test, **record, "seconds": time.perf_counter() - t0, "seed": int(seed),
-        "checkpoint": "scratch" if checkpoint is None else str(checkpoint), "test_images": n_test,
+        "checkpoint": SCRATCH if checkpoint is None else str(checkpoint), "test_images": n_test,
         "protocol": protocol.name, "protocol_version": protocol.version,
     }
     with build_stage(out, config) as tmp:
