@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 ImageLoader = Callable[[Sequence[int]], Iterator[np.ndarray]]
 
 __all__ = [
-    "COUNT_TOLERANCE", "Selection", "SelectionRequest", "Selector", "check_ratio", "run_selector",
+    "COUNT_TOLERANCE", "Selection", "SelectionRequest", "Selector", "SelectsMany", "check_ratio", "run_selector",
     "target_count", "validate_selection",
 ]
 
@@ -74,6 +74,14 @@ class Selector(Protocol):
     name: str
 
     def select(self, request: SelectionRequest) -> Selection: ...
+
+
+class SelectsMany:
+    """Base for a selector that answers every ratio from one pass: define ``select_many`` and
+    ``select`` is its one-ratio case, so the two agree by construction (``check_selector`` checks it)."""
+
+    def select(self, request: SelectionRequest) -> Selection:
+        return self.select_many(request, [request.ratio])[request.ratio]  # type: ignore[attr-defined]
 
 
 def target_count(ratio: float, n: int) -> int:

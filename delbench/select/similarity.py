@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -285,10 +285,12 @@ class ClusterOptions:
         return spherical_kmeans(x, None if self.k is None else int(self.k), seed=seed, niter=int(self.niter),
                                 nredo=int(self.nredo), train_per_centroid=int(self.train_per_centroid), threads=threads)
 
-    def scores(self, embeddings: np.ndarray, seed: int, progress: Progress | None = None) -> ClusterScores:
+    def scores(self, request: Any) -> ClusterScores:
+        """The cluster scores of a ``SelectionRequest``'s embeddings, seeded and reporting progress as it asks."""
+        embeddings = request.embeddings
         n = embeddings.shape[0]
         if self.k is not None and int(self.k) > n:
             # clipping k silently would run (and record) a different method than the one asked for
             raise DelbenchError(f"{self.owner}: k={self.k!r} clusters exceeds the pool size ({n} items); "
                                 f"give k <= {n} or omit it for sqrt(N)")
-        return cluster_scores(embeddings, self, seed=seed, progress=progress)
+        return cluster_scores(embeddings, self, seed=request.seed, progress=request.progress)

@@ -14,10 +14,10 @@ from typing import Iterable
 import numpy as np
 
 from delbench import hookimpl
-from delbench.selection import Selection, SelectionRequest, check_ratio, target_count
+from delbench.selection import Selection, SelectionRequest, SelectsMany, check_ratio, target_count
 
 
-class SemDeDup:
+class SemDeDup(SelectsMany):
     """SemDeDup: drop items too similar to an item nearer their cluster centroid; threshold calibrated to R."""
 
     name = "dedup-only"
@@ -27,16 +27,13 @@ class SemDeDup:
 
         self.cluster = ClusterOptions("dedup-only", k, niter, nredo, train_per_centroid)
 
-    def select(self, request: SelectionRequest) -> Selection:
-        return self.select_many(request, [request.ratio])[request.ratio]
-
     def select_many(self, request: SelectionRequest, ratios: Iterable[float]) -> dict[float, Selection]:
         """One clustering + similarity pass; each ratio removes a prefix of the score-ordered items."""
         from delbench.select.similarity import removal_order
 
         ratios = [check_ratio(r) for r in ratios]
         n = request.n
-        scores = self.cluster.scores(request.embeddings, request.seed, request.progress)
+        scores = self.cluster.scores(request)
         dup = scores.dup_score
         order = removal_order(dup, request.seed)
         out = {}
