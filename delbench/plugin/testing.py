@@ -181,10 +181,10 @@ def _check_reasons(name: str, checked: Selection, ratio: float, n: int) -> None:
 
 
 def _check_info(name: str, checked: Selection, ratio: float) -> None:
-    from delbench.store.atomic import _json_default
+    from delbench.store.atomic import json_default
 
     try:
-        json.dumps(checked.info, default=_json_default)
+        json.dumps(checked.info, default=json_default)
     except (TypeError, ValueError) as exc:
         raise AssertionError(f"{name}: info at ratio {ratio} is not JSON-serialisable ({exc})") from None
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from delbench.report.plots import _pyplot, save
+from delbench.report.plots import pyplot, save
 
 
 def gallery(root: Path, pool: pd.DataFrame, kept: np.ndarray, reasons: pd.DataFrame, title: str,
@@ -19,7 +19,7 @@ def gallery(root: Path, pool: pd.DataFrame, kept: np.ndarray, reasons: pd.DataFr
     groups = [(f"removed: {r}", g["index"].to_numpy()) for r, g in reasons.groupby("reason", sort=True)]
     groups.append(("kept", np.asarray(kept)))
     groups = [(label, idx) for label, idx in groups if len(idx)]
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(groups), per_row, figsize=(per_row * 1.1, len(groups) * 1.25), squeeze=False)
     for row, (label, idx) in zip(axes, groups):
         pick = np.sort(rng.choice(idx, size=min(per_row, len(idx)), replace=False))

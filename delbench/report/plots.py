@@ -12,7 +12,8 @@ from delbench.score.stats import aggregate
 from delbench.references import FULL, REFERENCES, SCRATCH
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend: runs have no display."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -34,7 +35,7 @@ def save(fig: "object", stem: Path) -> list[Path]:
 
 def ratio_curves(results: pd.DataFrame, out_dir: Path) -> list[Path]:
     """mIoU and NormDEL vs retained ratio, one panel per task, one line per selector, mean ± 95% CI."""
-    plt = _pyplot()
+    plt = pyplot()
     agg = aggregate(results)
     tasks = sorted(agg["task"].unique())
     written = []
@@ -67,7 +68,7 @@ def ratio_curves(results: pd.DataFrame, out_dir: Path) -> list[Path]:
 
 def cross_heatmaps(cross: pd.DataFrame, out_dir: Path) -> list[Path]:
     """One heatmap per (selector, ratio): rows = fine-tuned on, columns = tested on, mIoU x100."""
-    plt = _pyplot()
+    plt = pyplot()
     written = []
     for (sel, ratio), g in cross.groupby(["selector", "ratio_target"], sort=True):
         mat = g.groupby(["train_task", "test_task"])["miou"].mean().unstack("test_task").sort_index().sort_index(axis=1)

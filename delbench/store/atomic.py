@@ -134,7 +134,7 @@ def _umask() -> int:
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
     """Write ``data`` as indented, key-sorted JSON, atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=json_default) + "\n")
 
 
 def write_npy(path: str | os.PathLike[str], array: Any) -> None:
@@ -154,7 +154,8 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """``json.dumps(default=...)`` for what run records hold besides plain JSON: numpy scalars and arrays, paths."""
     import numpy as np
 
     if isinstance(obj, np.generic):
