@@ -19,7 +19,7 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10
     import tomli as tomllib
 
-from delbench.cache import config_hash
+from delbench.store.cache import config_hash
 from delbench.errors import DelbenchError
 
 # Package data, so an installed wheel has them too; the checkout's top-level `protocols` links here.
@@ -52,6 +52,18 @@ class SelectConfig:
 
 
 @dataclass(frozen=True)
+class Network:
+    """The segmentation network's shape: what a checkpoint must match to load, and what every stage
+    that builds the network keys its cache on (the pre-training recipe is the checkpoint's concern)."""
+
+    arch: str
+    encoder: str
+    width: int
+    patch: int
+    image_size: int
+
+
+@dataclass(frozen=True)
 class PretrainConfig:
     objective: str = "inpaint"
     arch: str = "unet"
@@ -73,6 +85,10 @@ class PretrainConfig:
     checkpoint_every: int = 100
     intermediate: tuple[float, ...] = ()  # fractions of the run whose weights are kept (Table 4)
     device: str = "auto"
+
+    def network(self) -> Network:
+        """The network these settings describe (the file keeps them in ``[pretrain]``)."""
+        return Network(**{f.name: getattr(self, f.name) for f in fields(Network)})
 
 
 @dataclass(frozen=True)
@@ -125,6 +141,10 @@ class Protocol:
 
     def hash(self) -> str:
         return config_hash(self.to_dict())
+
+    def network(self) -> Network:
+        """The segmentation network every stage builds: pre-training, embedding and fine-tuning."""
+        return self.pretrain.network()
 
     def pretrain_steps(self, n_pool: int) -> int:
         """Equal compute: the same optimiser step count for every ratio."""

@@ -13,7 +13,7 @@ from delbench.cli import cli
 from delbench.data.importer import import_dataset
 from delbench.data.manifest import read_manifest
 from delbench.metrics import normdel
-from delbench.train.finetune import metrics
+from delbench.evaluate.measure import metrics
 
 
 def masks(n_polyp: int, n_empty: int, size: int = 8) -> np.ndarray:

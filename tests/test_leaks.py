@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from delbench.atomic import sha256_file
+from delbench.store.atomic import sha256_file
 from delbench.cli import cli
 from delbench.data.importer import import_dataset
 from delbench.data.manifest import read_manifest

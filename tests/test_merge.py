@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from delbench.atomic import sha256_file
+from delbench.store.atomic import sha256_file
 from delbench.cli import cli
 from delbench.data.importer import import_dataset
 from delbench.data.manifest import read_manifest

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from delbench.cli import cli
 from delbench.protocol import load_protocol
-from delbench.regress import choose_mode, fingerprint, read_baseline
+from delbench.score.regress import choose_mode, fingerprint, read_baseline
 
 BASELINE = Path(__file__).resolve().parents[1] / "baselines" / "ci.json"
 

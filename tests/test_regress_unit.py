@@ -12,7 +12,7 @@ import pytest
 from delbench.compare.results import COLUMNS, sort_rows
 from delbench.errors import DelbenchError
 from delbench.metrics import del_score, normdel
-from delbench.regress import (COLLAPSE_FRACTION, TOLERANCE_FLOOR, Z, check_protocol, choose_mode, compare_exact,
+from delbench.score.regress import (COLLAPSE_FRACTION, TOLERANCE_FLOOR, Z, check_protocol, choose_mode, compare_exact,
                               compare_statistical, failures, fingerprint, fingerprint_diff, make_baseline,
                               read_baseline, save_baseline)
 

@@ -10,7 +10,7 @@ from scipy import stats as st
 
 from delbench.compare.results import COLUMNS, sort_rows, write_frame
 from delbench.metrics import del_score, normdel
-from delbench.report import stats
+from delbench.score import stats
 from delbench.report.render import render_run
 from delbench.report.tables import ratio_grids, summary_grid, to_latex, to_markdown
 

@@ -98,7 +98,7 @@ def formats(verbose: bool) -> None:
     """List the dataset formats `delbench data import` can read."""
     import inspect
 
-    from delbench.plugins import get_plugins
+    from delbench.plugin.manager import get_plugins
 
     for entry in get_plugins().datasets:
         params = ", ".join(f"{k}={v!r}" for k, v in entry.params().items())

@@ -13,7 +13,7 @@ def report(run_dir: Path, no_plots: bool) -> None:
     """Re-render the tables and plots of RUN_DIR from its saved results (no recomputation)."""
     from rich.console import Console
 
-    from delbench.compare.rundir import own
+    from delbench.store.rundir import own
     from delbench.report.render import render_run
     from delbench.report.tables import to_rich
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from delbench.atomic import atomic_dir, sha256_file, write_json
+from delbench.store.atomic import atomic_dir, sha256_file, write_json
 from delbench.data.adapters.base import Item
 from delbench.data.checks import MASK_TOLERANCE, BadFile, binarise, mask_values
 from delbench.data.decode import open_image, to_rgb
@@ -95,7 +95,7 @@ def import_dataset(
     """
     from delbench.data.leaks import check_policy
     from delbench.data.pool_from import parse
-    from delbench.plugins import get_plugins
+    from delbench.plugin.manager import get_plugins
 
     if mode not in MODES:
         raise DelbenchError(f"import: mode {mode!r} not understood; use copy or link")

@@ -16,7 +16,7 @@ import stat
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
-from delbench.atomic import atomic_path, sha256_file
+from delbench.store.atomic import atomic_path, sha256_file
 from delbench.errors import DelbenchError
 
 MANIFEST_NAME = "manifest.parquet"

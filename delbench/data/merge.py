@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from delbench.atomic import atomic_dir, sha256_file, write_json
+from delbench.store.atomic import atomic_dir, sha256_file, write_json
 from delbench.data.leaks import Leak
 from delbench.data.manifest import IMPORT_SIDECAR, MANIFEST_NAME, PATH_COLUMNS, read_manifest, write_manifest
 from delbench.errors import DelbenchError

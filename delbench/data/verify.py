@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from delbench.atomic import sha256_file
+from delbench.store.atomic import sha256_file
 from delbench.data.checks import BadFile, mask_values, strict_binary
 from delbench.data.decode import open_image, to_rgb
-from delbench.data.manifest import COLUMNS, ROLES, SPLITS, escaping_links, is_inside, read_manifest
+from delbench.data.manifest import COLUMNS, MANIFEST_NAME, ROLES, SPLITS, escaping_links, is_inside, read_manifest
 from delbench.errors import DelbenchError
 
 
@@ -103,16 +103,16 @@ def _contract(frame: Any) -> list[Problem]:
     out: list[Problem] = []
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        return [Problem("manifest.parquet", "manifest", f"missing column(s) {', '.join(missing)}")]
+        return [Problem(MANIFEST_NAME, "manifest", f"missing column(s) {', '.join(missing)}")]
     dup = frame["id"][frame["id"].duplicated()]
-    out += [Problem("manifest.parquet", "manifest", f"duplicate id {i!r}", i) for i in dup.unique()]
+    out += [Problem(MANIFEST_NAME, "manifest", f"duplicate id {i!r}", i) for i in dup.unique()]
     for row in frame.itertuples(index=False):
         if row.role not in ROLES:
-            out.append(Problem("manifest.parquet", "manifest", f"role {row.role!r} not in {ROLES}", row.id))
+            out.append(Problem(MANIFEST_NAME, "manifest", f"role {row.role!r} not in {ROLES}", row.id))
         if row.role == "task" and row.split not in SPLITS:
-            out.append(Problem("manifest.parquet", "manifest", f"task row split {row.split!r} not in {SPLITS}", row.id))
+            out.append(Problem(MANIFEST_NAME, "manifest", f"task row split {row.split!r} not in {SPLITS}", row.id))
         if row.role == "task" and not isinstance(row.task, str):
-            out.append(Problem("manifest.parquet", "manifest", "task row has no task name", row.id))
+            out.append(Problem(MANIFEST_NAME, "manifest", "task row has no task name", row.id))
         for col in ("path", "mask_path"):
             rel = getattr(row, col)
             if isinstance(rel, str) and not is_inside(rel):

@@ -14,11 +14,12 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from delbench.atomic import atomic_path
+from delbench.store.atomic import atomic_path
+from delbench.store.rundir import RunDir
 
 BY = ("source", "center")
 COLUMNS = ["selector", "ratio_target", "by", "value", "pool_n", "pool_share", "kept_n", "kept_share", "seeds"]
-FILE = "composition.md"
+SLUG = "composition"
 NONE = "(none)"
 _SUBSET = re.compile(r"^r(?P<ratio>[0-9.e+-]+)\.npy$")
 
@@ -69,13 +70,11 @@ def run_subsets(run_dir: Path) -> dict[tuple[str, float, int], np.ndarray]:
 def kept_composition(run_dir: str | Path, pool: pd.DataFrame | None = None) -> pd.DataFrame:
     """``composition`` of a run directory's subsets; ``pool`` defaults to the pool rows of the run's
     dataset root (an empty frame when that root is gone)."""
-    import json
-
     from delbench.data.manifest import manifest_path, pool_rows, read_manifest
 
     run_dir = Path(run_dir)
     if pool is None:
-        info = json.loads((run_dir / "run.json").read_text())
+        info = RunDir(run_dir).read_info()
         root = Path(info.get("data_root") or "")
         if not (root.name and manifest_path(root).is_file()):
             return pd.DataFrame(columns=COLUMNS)
@@ -108,7 +107,7 @@ def write_composition(run_dir: str | Path, pool: pd.DataFrame | None = None) -> 
     frame = kept_composition(run_dir, pool)
     if frame.empty:
         return None
-    path = Path(run_dir) / "tables" / FILE
+    path = RunDir(run_dir).table(SLUG, "md")
     with atomic_path(path) as tmp:
         tmp.write_text(to_markdown(frame))
     return path
@@ -116,7 +115,7 @@ def write_composition(run_dir: str | Path, pool: pd.DataFrame | None = None) -> 
 
 def pointer(run_dir: str | Path) -> str | None:
     """The console summary's line pointing at the table, when there is one."""
-    path = Path(run_dir) / "tables" / FILE
+    path = RunDir(run_dir).table(SLUG, "md")
     return f"kept subsets by source and centre: {path}" if path.is_file() else None
 
 
