@@ -19,10 +19,10 @@ def bench(name: str, steps: int, warmup: int = 3, rounds: int = 3) -> dict[str, 
     import torch.nn.functional as F
 
     from delbench.protocol import load_protocol
-    from delbench.train.data import to_tensor
-    from delbench.train.models import IMAGENET_MEAN, IMAGENET_STD, build_pretrainer
-    from delbench.train.runtime import THREADS, autocast, flip_augment, setup, step_generator
-    from delbench.train.schedule import lr_at, set_lr
+    from delbench.nets.arrays import to_tensor
+    from delbench.nets.models import IMAGENET_MEAN, IMAGENET_STD, build_pretrainer
+    from delbench.nets.runtime import THREADS, autocast, flip_augment, setup, step_generator
+    from delbench.nets.schedule import lr_at, set_lr
 
     p = load_protocol(name)
     pt = p.pretrain

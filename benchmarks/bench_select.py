@@ -85,7 +85,7 @@ def kmeans_flops(n: int, d: int, k: int, niter: int = 20, train_per_centroid: in
 
 def child(args: argparse.Namespace) -> None:
     """Run one selector ``repeats`` times on the matrix and print one JSON line."""
-    from delbench.plugins import get_plugins
+    from delbench.plugin.manager import get_plugins
     from delbench.selection import SelectionRequest, run_selector
 
     x = np.load(args.matrix, allow_pickle=False)  # in anonymous memory, like load_embeddings' copy

@@ -8,6 +8,6 @@ from delbench.offline import prefer_offline  # noqa: E402
 
 prefer_offline()
 
-from delbench.hookspecs import hookimpl  # noqa: E402  (plugins write `from delbench import hookimpl`)
+from delbench.plugin.hookspecs import hookimpl  # noqa: E402  (plugins write `from delbench import hookimpl`)
 
 __all__ = ["__version__", "hookimpl"]

@@ -4,7 +4,7 @@ huggingface_hub reads ``HF_HUB_OFFLINE`` once, into a module constant, when it i
 timm and segmentation-models-pytorch import it. Setting the variable later (for example just before
 ``timm.create_model``) changes nothing, so ``delbench/__init__.py`` calls ``prefer_offline`` first
 thing. A value the user set explicitly is kept; the timm embedder does not rely on this anyway, as it
-hands timm a local file or gives up (``delbench.train.embed``).
+hands timm a local file or gives up (``delbench.embed.stage``).
 """
 from __future__ import annotations
 

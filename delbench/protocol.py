@@ -19,7 +19,7 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10
     import tomli as tomllib
 
-from delbench.cache import config_hash
+from delbench.store.cache import config_hash
 from delbench.errors import DelbenchError
 
 # Package data, so an installed wheel has them too; the checkout's top-level `protocols` links here.
@@ -52,6 +52,18 @@ class SelectConfig:
 
 
 @dataclass(frozen=True)
+class Network:
+    """The segmentation network's shape: what a checkpoint must match to load, and what every stage
+    that builds the network keys its cache on (the pre-training recipe is the checkpoint's concern)."""
+
+    arch: str
+    encoder: str
+    width: int
+    patch: int
+    image_size: int
+
+
+@dataclass(frozen=True)
 class PretrainConfig:
     objective: str = "inpaint"
     arch: str = "unet"
@@ -73,6 +85,10 @@ class PretrainConfig:
     checkpoint_every: int = 100
     intermediate: tuple[float, ...] = ()  # fractions of the run whose weights are kept (Table 4)
     device: str = "auto"
+
+    def network(self) -> Network:
+        """The network these settings describe (the file keeps them in ``[pretrain]``)."""
+        return Network(**{f.name: getattr(self, f.name) for f in fields(Network)})
 
 
 @dataclass(frozen=True)
@@ -126,6 +142,10 @@ class Protocol:
     def hash(self) -> str:
         return config_hash(self.to_dict())
 
+    def network(self) -> Network:
+        """The segmentation network every stage builds: pre-training, embedding and fine-tuning."""
+        return self.pretrain.network()
+
     def pretrain_steps(self, n_pool: int) -> int:
         """Equal compute: the same optimiser step count for every ratio."""
         return max(1, math.ceil(self.pretrain.epochs_at_full * n_pool / self.pretrain.batch_size))
@@ -139,7 +159,15 @@ class Protocol:
             if section and section not in raw or not isinstance(target, dict) or key not in target:
                 raise DelbenchError(f"override {dotted!r}: no such protocol key")
             target[key] = value
-        return from_dict(raw, where=f"{self.source or self.name} (with overrides)")
+        changed = from_dict(raw, where=f"{self.source or self.name} (with overrides)")
+        return dataclasses.replace(changed, source=self.source)  # still the file it came from
+
+    def cli_name(self) -> str:
+        """How ``--protocol`` names it: a built-in by name, any other by its file."""
+        source = Path(self.source) if self.source else None
+        if source is None or source.parent == PROTOCOL_DIR:
+            return self.name
+        return str(source)
 
 
 _SECTIONS: dict[str, type] = {

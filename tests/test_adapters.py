@@ -33,11 +33,20 @@ def test_import_builds_a_valid_manifest(case: Case, trees: Path, tmp_path: Path)
     assert tasks.groupby("task").size().to_dict() == case.tasks
     assert set(frame["center"]) == set(case.centers)
     assert frame["video"].nunique() == case.videos
-    assert frame["id"].str.startswith(case.format + "/").all()
+    source = case.source or case.format
+    assert frame["id"].str.startswith(source + "/").all()
     assert tasks["split"].isin(SPLITS).all() and tasks["mask_path"].notna().all()
     assert frame.loc[frame["role"] == "pool", ["task", "split", "mask_path"]].isna().all().all()
-    assert (frame["source"] == case.format).all()
+    assert (frame["source"] == source).all()
     assert verify(tmp_path / "root") == []
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.tasks], ids=[c.name for c in CASES if c.tasks])
+def test_no_group_spans_two_splits(case: Case, trees: Path, tmp_path: Path) -> None:
+    import_dataset(case.format, trees / case.src, tmp_path / "root", **case.options)
+    tasks = read_manifest(tmp_path / "root").query("role == 'task'")
+    grouped = tasks[tasks["video"].notna()]
+    assert (grouped.groupby(["task", "video"])["split"].nunique() == 1).all()
 
 
 def test_every_builtin_format_has_a_fake_tree() -> None:
@@ -45,7 +54,7 @@ def test_every_builtin_format_has_a_fake_tree() -> None:
 
 
 def test_builtin_formats_register_through_the_plugin_hook() -> None:
-    from delbench.plugins import get_plugins
+    from delbench.plugin.manager import get_plugins
 
     reg = get_plugins().datasets
     for adapter in ADAPTERS:
@@ -55,7 +64,7 @@ def test_builtin_formats_register_through_the_plugin_hook() -> None:
 def test_a_plugin_can_add_a_format(trees: Path, tmp_path: Path) -> None:
     from delbench import hookimpl
     from delbench.data.adapters.base import PairedAdapter
-    from delbench.plugins import temporary_plugin
+    from delbench.plugin.manager import temporary_plugin
 
     class Mine(PairedAdapter):
         """My clinic's export."""
@@ -139,20 +148,21 @@ def test_task_option_renames_the_task(trees: Path, tmp_path: Path) -> None:
         import_dataset("polyp-testsets", trees / "bundle", tmp_path / "s", task_name="x")
 
 
-def test_torch_datasets_read_through_the_manifest(trees: Path, tmp_path: Path) -> None:
-    import torch
+def test_training_arrays_read_through_the_manifest(trees: Path, tmp_path: Path) -> None:
+    import numpy as np
 
-    from delbench.data.torchdata import PoolDataset, TaskDataset
+    from delbench.data.manifest import pool_rows, task_rows
+    from delbench.nets.arrays import image_array
 
     import_dataset("hyper-kvasir", trees / "hyper-kvasir", tmp_path / "r")
-    pool = PoolDataset(tmp_path / "r", indices=[0, 3], size=24)
-    assert len(pool) == 2
-    x = pool[1]
-    assert x.shape == (3, 24, 24) and x.dtype == torch.float32 and 0 <= x.min() and x.max() <= 1
-    task = TaskDataset(tmp_path / "r", "hyper-kvasir-seg", "train", size=(16, 20))
-    image, mask = task[0]
-    assert image.shape == (3, 16, 20) and mask.shape == (1, 16, 20)
-    assert set(mask.unique().tolist()) <= {0.0, 1.0} and mask.sum() > 0
+    frame = read_manifest(tmp_path / "r")
+    pool = image_array(tmp_path / "r", pool_rows(frame).iloc[[0, 3]], 24, tmp_path / "cache")
+    assert pool.shape == (2, 24, 24, 3) and pool.dtype == np.uint8
+    rows = task_rows(frame, "hyper-kvasir-seg", "train")
+    images = image_array(tmp_path / "r", rows, 16, tmp_path / "cache")
+    masks = image_array(tmp_path / "r", rows, 16, tmp_path / "cache", column="mask_path")
+    assert images.shape == (len(rows), 16, 16, 3) and masks.shape == (len(rows), 16, 16)
+    assert set(np.unique(masks[0]).tolist()) <= {0, 1} and masks[0].sum() > 0
 
 
 def test_cli_import_verify_formats(trees: Path, tmp_path: Path) -> None:

@@ -231,13 +231,14 @@ def test_stage_commands_use_the_compare_cache(command: str, given: bool, tmp_pat
         if command == "embed":
             return tmp_path / "emb.npy"
         if command == "evaluate":
-            return [{"task": "t", "seed": 0, "miou": 0.5, "miou_dataset": 0.5, "dice": 0.5, "val_miou": 0.5, "seconds": 0.0}]
-        from delbench.train.pretrain import PretrainResult
+            return [{"task": "t", "seed": 0, "miou": 0.5, "miou_all": 0.5, "miou_dataset": 0.5, "dice": 0.5,
+                     "empty_share": 0.0, "val_miou": 0.5, "seconds": 0.0}]
+        from delbench.pretrain.stage import PretrainResult
 
         return PretrainResult(tmp_path / "w.safetensors", 1, 0.0)
 
-    target = {"embed": "delbench.train.embed.embed_pool", "pretrain": "delbench.train.pretrain.pretrain",
-              "evaluate": "delbench.train.evaluate.evaluate"}[command]
+    target = {"embed": "delbench.embed.stage.embed_pool", "pretrain": "delbench.pretrain.stage.pretrain",
+              "evaluate": "delbench.evaluate.stage.evaluate"}[command]
     monkeypatch.setattr(target, fake)
     extra = ["--seed", "0"] if command == "evaluate" else []
     cache = tmp_path / "explicit"

@@ -43,8 +43,9 @@ def run(tiny, tmp_path_factory) -> tuple[Path, Path]:
 def test_outputs(run):
     out, _ = run
     res = pd.read_parquet(out / "results.parquet")
-    assert list(res.columns) == ["selector", "ratio_target", "ratio_achieved", "seed", "task", "miou", "miou_dataset",
-                                 "dice", "del", "normdel", "pretrain_steps", "pretrain_seconds", "select_seconds", "kept_bytes"]
+    assert list(res.columns) == ["selector", "ratio_target", "ratio_achieved", "seed", "task", "miou", "miou_all",
+                                 "miou_dataset", "dice", "empty_share", "del", "normdel", "pretrain_steps",
+                                 "pretrain_seconds", "select_seconds", "kept_bytes"]
     # (meddel, random) x 1 ratio x 2 seeds x 2 tasks + (full, scratch) x 2 seeds x 2 tasks
     assert len(res) == 16
     assert set(res["selector"]) == {"meddel", "random", "full", "scratch"}
@@ -58,7 +59,8 @@ def test_outputs(run):
     info = json.loads((out / "run.json").read_text())
     assert {"protocol", "protocol_hash", "versions", "plugins", "git_commit", "machine"} <= set(info)
     assert {p["name"] for p in info["plugins"]} >= {"meddel", "random"}
-    for name in ("summary.md", "summary.tex", "ratio_0.25_miou.md", "ratio_0.25_normdel.tex", "removal.md"):
+    for name in ("summary.md", "summary.tex", "ratio_0.25_miou.md", "ratio_0.25_normdel.tex", "removal.md",
+                 "composition.md"):
         assert (out / "tables" / name).is_file(), name
     for name in ("miou_vs_ratio.png", "normdel_vs_ratio.svg", "gallery_meddel_r0.25.png", "gallery_random_r0.25.png"):
         assert (out / "plots" / name).is_file(), name
@@ -74,6 +76,7 @@ def test_rerun_is_cached_and_identical(run, tiny):
     assert result.exit_code == 0, result.output
     assert time.perf_counter() - start < 30
     pd.testing.assert_frame_equal(before, pd.read_parquet(out / "results.parquet"))
+    assert f"kept subsets by source and centre: {out / 'tables' / 'composition.md'}" in result.output.replace("\n", "")
 
 
 def test_report_rerenders_identical_tables(run):

@@ -8,9 +8,9 @@ import torch
 
 from delbench.errors import DelbenchError
 from delbench.protocol import load_protocol
-from delbench.train.contrastive import augment, nt_xent
-from delbench.train.models import build_pretrainer, build_seg_net, load_matching, transferable
-from delbench.train.runtime import step_generator
+from delbench.pretrain.contrastive import augment, nt_xent
+from delbench.nets.models import build_pretrainer, build_seg_net, load_matching, transferable
+from delbench.nets.runtime import step_generator
 
 
 def _pt():
@@ -48,14 +48,14 @@ def test_training_lowers_the_loss_and_transfers_the_encoder():
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5
     state = transferable(model.state_dict())
     assert not any(k.startswith("proj.") for k in state)
-    net = build_seg_net(_pt(), out_channels=1, head="pyramid")
+    net = build_seg_net(_pt().network(), out_channels=1, head="pyramid")
     loaded = load_matching(net, state)
     assert any(k.startswith("encoder.") for k in loaded)
     assert torch.equal(net.state_dict()["encoder.stages.0.0.weight"], model.state_dict()["net.encoder.stages.0.0.weight"])
 
 
 def test_pyramid_head_reads_every_encoder_level():
-    net = build_seg_net(_pt(), out_channels=1, head="pyramid").eval()
+    net = build_seg_net(_pt().network(), out_channels=1, head="pyramid").eval()
     x = torch.randn(2, 3, 32, 32)
     feats = net.features(x)
     assert feats.shape == (2, sum(net.encoder.widths), 32, 32)

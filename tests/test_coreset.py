@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from delbench.errors import DelbenchError
-from delbench.plugins import get_plugins
+from delbench.plugin.manager import get_plugins
 from delbench.selection import SelectionRequest
 from delbench.testing import make_embeddings
 

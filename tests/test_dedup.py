@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from delbench.plugins import get_plugins
+from delbench.plugin.manager import get_plugins
 from delbench.selection import SelectionRequest
 
 

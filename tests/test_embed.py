@@ -14,8 +14,8 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_thumb_embedder(root: Path, tmp_path: Path) -> None:
-    from delbench.train.embed import embed_pool
-    from delbench.vectors import load_embeddings, read_sidecar
+    from delbench.embed.stage import embed_pool
+    from delbench.embed.vectors import load_embeddings, read_sidecar
 
     path = embed_pool(root, tiny_protocol(), tmp_path)
     emb = load_embeddings(path)
@@ -26,14 +26,16 @@ def test_thumb_embedder(root: Path, tmp_path: Path) -> None:
 
 
 def test_pool_embedder_uses_full_pretraining(root: Path, tmp_path: Path) -> None:
-    from delbench.train.embed import embed_pool
-    from delbench.train.pretrain import pretrain_dir
-    from delbench.vectors import load_embeddings
+    from delbench.embed.stage import embed_pool
+    from delbench.pretrain.stage import stage_config
+    from delbench.store.cache import config_hash
+    from delbench.embed.vectors import load_embeddings
 
     p = tiny_protocol(**{"embed.embedder": "pool"})
     path = embed_pool(root, p, tmp_path)
     assert load_embeddings(path).shape == (24, 8 + 16 + 32)
-    assert (pretrain_dir(root, p, tmp_path, subset=None, seed=p.seeds[0]) / "stage.json").is_file()
+    full = tmp_path / "pretrain" / config_hash(stage_config(root, p, None, p.seeds[0]))
+    assert (full / "stage.json").is_file()
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
@@ -41,8 +43,8 @@ def test_timm_embedder_local_weights(root: Path, tmp_path: Path, suffix: str) ->
     import timm
     import torch
 
-    from delbench.train.embed import embed_pool
-    from delbench.vectors import load_embeddings
+    from delbench.embed.stage import embed_pool
+    from delbench.embed.vectors import load_embeddings
 
     model = timm.create_model("resnet10t", pretrained=False, num_classes=0)
     weights = tmp_path / f"w{suffix}"
@@ -59,7 +61,7 @@ def test_timm_embedder_local_weights(root: Path, tmp_path: Path, suffix: str) ->
 
 def test_timm_embedder_errors(root: Path, tmp_path: Path) -> None:
     from delbench.errors import DelbenchError
-    from delbench.train.embed import embed_pool
+    from delbench.embed.stage import embed_pool
 
     with pytest.raises(DelbenchError, match="no such timm model"):
         embed_pool(root, tiny_protocol(**{"embed.embedder": "timm:resnet10tt"}), tmp_path)

@@ -15,7 +15,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_scratch_metrics_in_unit_interval_and_deterministic(root: Path, tmp_path: Path) -> None:
-    from delbench.train.evaluate import evaluate
+    from delbench.evaluate.stage import evaluate
 
     p = tiny_protocol()
     a = evaluate(root, p, tmp_path / "a", checkpoint=None, seed=0)
@@ -30,7 +30,7 @@ def test_scratch_metrics_in_unit_interval_and_deterministic(root: Path, tmp_path
 
 
 def test_cache_reuse_and_config_change(root: Path, tmp_path: Path) -> None:
-    from delbench.train.evaluate import evaluate, finetuned_dir
+    from delbench.evaluate.stage import evaluate, finetuned_dir
 
     p = tiny_protocol()
     evaluate(root, p, tmp_path, checkpoint=None, seed=0, tasks=["alpha"])
@@ -47,9 +47,9 @@ def test_model_selection_never_reads_test(root: Path, tmp_path: Path) -> None:
     """Blanking the test masks changes test metrics only: selection (val score, chosen step) is the same."""
     from PIL import Image
 
-    from delbench.atomic import sha256_file
+    from delbench.store.atomic import sha256_file
     from delbench.data.manifest import read_manifest, write_manifest
-    from delbench.train.evaluate import evaluate
+    from delbench.evaluate.stage import evaluate
 
     other = tmp_path / "root"
     shutil.copytree(root, other)
@@ -67,9 +67,9 @@ def test_model_selection_never_reads_test(root: Path, tmp_path: Path) -> None:
 
 
 def test_pretrained_checkpoint_and_cross_dataset(root: Path, tmp_path: Path) -> None:
-    from delbench.train.crossdata import cross_dataset
-    from delbench.train.evaluate import evaluate
-    from delbench.train.pretrain import pretrain
+    from delbench.evaluate.crossdata import cross_dataset
+    from delbench.evaluate.stage import evaluate
+    from delbench.pretrain.stage import pretrain
 
     p = tiny_protocol()
     res = pretrain(root, p, tmp_path, subset=None, seed=0)
@@ -87,8 +87,8 @@ def test_pretrained_checkpoint_and_cross_dataset(root: Path, tmp_path: Path) -> 
 def test_frozen_mode_keeps_encoder(root: Path, tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
-    from delbench.train.evaluate import evaluate, finetuned_dir
-    from delbench.train.pretrain import pretrain
+    from delbench.evaluate.stage import evaluate, finetuned_dir
+    from delbench.pretrain.stage import pretrain
 
     p = tiny_protocol(**{"finetune.mode": "frozen"})
     res = pretrain(root, p, tmp_path, subset=None, seed=0)
@@ -103,8 +103,8 @@ def test_frozen_mode_keeps_encoder(root: Path, tmp_path: Path) -> None:
 def test_probe_mode_trains_only_the_head(root: Path, tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
-    from delbench.train.evaluate import evaluate, finetuned_dir
-    from delbench.train.pretrain import pretrain
+    from delbench.evaluate.stage import evaluate, finetuned_dir
+    from delbench.pretrain.stage import pretrain
 
     p = tiny_protocol(**{"finetune.mode": "probe"})
     res = pretrain(root, p, tmp_path, subset=None, seed=0)
@@ -123,9 +123,9 @@ def test_probe_feature_cache_matches_training_through_the_network(
     import torch
     from safetensors.torch import load_file
 
-    from delbench.train import finetune
-    from delbench.train.evaluate import evaluate, finetuned_dir
-    from delbench.train.pretrain import pretrain
+    from delbench.evaluate import finetune
+    from delbench.evaluate.stage import evaluate, finetuned_dir
+    from delbench.pretrain.stage import pretrain
 
     p = tiny_protocol(**{"finetune.mode": "probe", "finetune.head": "hypercolumn"})
     res = pretrain(root, p, tmp_path / "pre", subset=None, seed=0)
@@ -147,7 +147,7 @@ def test_probe_feature_cache_matches_training_through_the_network(
 
 def test_unknown_task_and_missing_checkpoint(root: Path, tmp_path: Path) -> None:
     from delbench.errors import DelbenchError
-    from delbench.train.evaluate import evaluate
+    from delbench.evaluate.stage import evaluate
 
     p = tiny_protocol()
     with pytest.raises(DelbenchError, match="task 'gamma' not in"):
@@ -170,8 +170,8 @@ def test_cli_evaluate(root: Path, tmp_path: Path) -> None:
 
 
 def test_smp_unet_pretrains_and_fine_tunes(root: Path, tmp_path: Path) -> None:
-    from delbench.train.evaluate import evaluate
-    from delbench.train.pretrain import pretrain
+    from delbench.evaluate.stage import evaluate
+    from delbench.pretrain.stage import pretrain
 
     p = tiny_protocol(**{"pretrain.arch": "smp_unet", "pretrain.encoder": "resnet18", "finetune.head": "unet",
                          "finetune.mode": "full", "pretrain.epochs_at_full": 0.34, "finetune.steps": 2,

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from delbench import plugins
+from delbench.plugin import manager as plugins
 from delbench.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,7 +87,7 @@ def write_pool(root: Path) -> dict[str, list[int]]:
     import pandas as pd
     from PIL import Image, ImageFilter
 
-    from delbench.vectors import save_embeddings
+    from delbench.embed.vectors import save_embeddings
 
     defects = {"blur": [1, 7, 13], "dark": [3, 17], "bright": [9], "low-information": [20]}
     kind = {i: k for k, idx in defects.items() for i in idx}
@@ -115,7 +115,7 @@ def write_pool(root: Path) -> dict[str, list[int]]:
 def test_select_drops_planted_defects_from_real_pngs(installed, tmp_path: Path) -> None:
     import pandas as pd
 
-    from delbench.subset import read_subset, subset_paths
+    from delbench.select.subset import read_subset, subset_paths
 
     defects = write_pool(tmp_path / "data")
     out = tmp_path / "sub" / "subset.npy"

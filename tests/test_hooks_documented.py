@@ -1,4 +1,4 @@
-"""Every hook in delbench/hookspecs.py is documented in docs/hooks.md and exercised by a test."""
+"""Every hook in delbench/plugin/hookspecs.py is documented in docs/hooks.md and exercised by a test."""
 from __future__ import annotations
 
 import inspect
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from delbench import hookdoc, hookspecs
+from delbench.plugin import hookdoc, hookspecs
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOKS_MD = ROOT / "docs" / "hooks.md"
@@ -19,7 +19,7 @@ def hooks_md() -> str:
 
 
 def test_hooks_md_is_up_to_date(hooks_md: str) -> None:
-    assert hooks_md == hookdoc.render(), "docs/hooks.md is stale: run `python -m delbench.hookdoc`"
+    assert hooks_md == hookdoc.render(), "docs/hooks.md is stale: run `python -m delbench.plugin.hookdoc`"
 
 
 def test_hook_names_cover_every_spec() -> None:
@@ -30,7 +30,7 @@ def test_hook_names_cover_every_spec() -> None:
 @pytest.mark.parametrize("name", hookspecs.HOOK_NAMES)
 def test_hook_is_documented(name: str, hooks_md: str) -> None:
     func = getattr(hookspecs, name)
-    assert func.__doc__ and func.__doc__.strip(), f"hook {name} has no docstring in delbench/hookspecs.py"
+    assert func.__doc__ and func.__doc__.strip(), f"hook {name} has no docstring in delbench/plugin/hookspecs.py"
     signature = hookdoc.format_signature(func)
     assert f"## `{name}`" in hooks_md
     assert f"```python\n{signature}\n```" in hooks_md, f"docs/hooks.md lacks the signature {signature}"

@@ -120,7 +120,7 @@ def test_a_failed_import_leaves_an_existing_root_untouched(tree: Path, tmp_path:
     import_dataset("kvasir-seg", tree, out)
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
     (tree / "images" / "c.jpg").write_bytes(b"junk")
-    for fmt, kwargs in (("kvasir-seg", {"force": True}), ("folder", {"merge": True, "role": "task"})):
+    for fmt, kwargs in (("kvasir-seg", {"force": True}), ("folder", {"merge": True, "role": "task", "source": "kvasir-folder"})):
         with pytest.raises(DelbenchError, match="images/c.jpg"):
             import_dataset(fmt, tree, out, **kwargs)
         assert sorted(p.relative_to(out) for p in out.rglob("*")) == before

@@ -31,7 +31,7 @@ socket.create_connection = refuse
 
 from pathlib import Path
 from delbench.errors import DelbenchError
-from delbench.train.embed import _timm_model
+from delbench.embed.stage import _timm_model
 
 weights = Path(sys.argv[1]) if sys.argv[1] else None
 try:

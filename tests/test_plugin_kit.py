@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from delbench import hookimpl
 from delbench.cli import cli
 from delbench.errors import DelbenchError
-from delbench.plugins import get_plugins, temporary_plugin
+from delbench.plugin.manager import get_plugins, temporary_plugin
 from delbench.selection import Selection, SelectionRequest
 from delbench.testing import (
     check_selector,

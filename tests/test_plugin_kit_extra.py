@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import delbench.testing as kit
-from delbench import hookdoc
+import delbench.plugin.testing as kit
+from delbench.plugin import hookdoc
 from delbench.cli import cli
 from delbench.errors import DelbenchError
-from delbench.plugins import get_plugins
+from delbench.plugin.manager import get_plugins
 from delbench.selection import Selection, SelectionRequest
 from delbench.testing import check_selector, registered_selector
 from delbench.testing import delbench_register  # noqa: F401 - a fixture, used by name below
@@ -142,7 +142,7 @@ def test_without_replace_an_installed_name_is_still_a_clash() -> None:
 
 def test_a_shadowing_plugin_cannot_register_one_name_twice() -> None:
     from delbench import hookimpl
-    from delbench.plugins import temporary_plugin
+    from delbench.plugin.manager import temporary_plugin
 
     class Twice:
         @hookimpl
@@ -152,6 +152,22 @@ def test_a_shadowing_plugin_cannot_register_one_name_twice() -> None:
 
     with temporary_plugin(Twice(), name="kit-twice", replace=True):
         with pytest.raises(DelbenchError, match="already registered by plugin 'kit-twice'"):
+            get_plugins().selectors
+
+
+@pytest.mark.parametrize("name", ["full", "scratch"])
+def test_a_selector_cannot_take_a_reference_rows_name(name: str) -> None:
+    """A selector called `full` would merge into the reference rows of every table."""
+    from delbench import hookimpl
+    from delbench.plugin.manager import temporary_plugin
+
+    class Reserved:
+        @hookimpl
+        def delbench_register_selectors(self, register) -> None:
+            register(Shadow, name=name)
+
+    with temporary_plugin(Reserved(), name="kit-reserved"):
+        with pytest.raises(DelbenchError, match=f"'{name}' is reserved"):
             get_plugins().selectors
 
 

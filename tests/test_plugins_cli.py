@@ -6,7 +6,8 @@ import types
 import pytest
 from click.testing import CliRunner
 
-from delbench import hookimpl, plugins
+from delbench import hookimpl
+from delbench.plugin import manager as plugins
 from delbench.cli import cli
 from delbench.errors import DelbenchError
 
@@ -113,7 +114,7 @@ def test_registration_does_not_import_faiss() -> None:
     import subprocess
     import sys
 
-    code = "import sys; from delbench.plugins import get_plugins; get_plugins().selectors; print('faiss' in sys.modules, 'torch' in sys.modules)"
+    code = "import sys; from delbench.plugin.manager import get_plugins; get_plugins().selectors; print('faiss' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
 

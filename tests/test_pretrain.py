@@ -29,7 +29,7 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def test_equal_compute_same_steps_for_every_ratio(root: Path, tmp_path: Path) -> None:
-    from delbench.train.pretrain import pretrain
+    from delbench.pretrain.stage import pretrain
 
     p = tiny_protocol()
     full = pretrain(root, p, tmp_path, subset=None, seed=0)
@@ -40,7 +40,7 @@ def test_equal_compute_same_steps_for_every_ratio(root: Path, tmp_path: Path) ->
 
 
 def test_deterministic_and_cached(root: Path, tmp_path: Path) -> None:
-    from delbench.train.pretrain import pretrain
+    from delbench.pretrain.stage import pretrain
 
     p = tiny_protocol()
     a = pretrain(root, p, tmp_path / "a", subset=None, seed=1)
@@ -56,7 +56,7 @@ def test_deterministic_and_cached(root: Path, tmp_path: Path) -> None:
 
 
 def test_resume_equals_uninterrupted(root: Path, tmp_path: Path) -> None:
-    from delbench.train.pretrain import pretrain
+    from delbench.pretrain.stage import pretrain
 
     p = tiny_protocol(**{"pretrain.epochs_at_full": 2.0})
     whole = pretrain(root, p, tmp_path / "whole", subset=None, seed=2)
@@ -70,7 +70,7 @@ def test_resume_equals_uninterrupted(root: Path, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_killed_subprocess_resumes(root: Path, tmp_path: Path) -> None:
     """A process killed mid-run leaves only whole checkpoints; the rerun finishes with the same weights."""
-    from delbench.train.pretrain import pretrain
+    from delbench.pretrain.stage import pretrain
 
     p = tiny_protocol(**{"pretrain.epochs_at_full": 2.0})
     toml = tmp_path / "tiny.toml"
@@ -104,8 +104,8 @@ def _to_toml(p: object) -> str:
 def test_mae_forward_backward_tiny_vit() -> None:
     import torch
 
-    from delbench.train.mae import MAE
-    from delbench.train.models import make_vit
+    from delbench.pretrain.mae import MAE
+    from delbench.nets.models import make_vit
 
     vit = make_vit("vit_tiny_patch16_224", 32, 8, depth=2, embed_dim=48, num_heads=2)
     mae = MAE(vit, decoder_dim=32, decoder_depth=1, mask_ratio=0.75)
@@ -117,8 +117,8 @@ def test_mae_forward_backward_tiny_vit() -> None:
 
 
 def test_mae_protocol_pretrains_and_transfers(root: Path, tmp_path: Path) -> None:
-    from delbench.train.evaluate import evaluate
-    from delbench.train.pretrain import pretrain
+    from delbench.evaluate.stage import evaluate
+    from delbench.pretrain.stage import pretrain
 
     p = tiny_protocol(**{"pretrain.objective": "mae", "pretrain.arch": "vit", "pretrain.encoder": "vit_tiny_patch16_224",
                          "pretrain.patch": 8, "pretrain.mask_patch": 8, "finetune.head": "fpn",

@@ -13,7 +13,7 @@ def make_root(root: Path, n_pool: int = 24, per_split: tuple[int, int, int] = (6
     import pandas as pd
     from PIL import Image
 
-    from delbench.atomic import sha256_file
+    from delbench.store.atomic import sha256_file
     from delbench.data.manifest import write_manifest
 
     rng = np.random.default_rng(seed)

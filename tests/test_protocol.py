@@ -116,7 +116,7 @@ def test_tasks_exclude_leaves_a_task_out_of_every_task_unless_asked(tmp_path):
     import pandas as pd
 
     from delbench.protocol import from_dict, load_protocol
-    from delbench.train.evaluate import resolve_tasks
+    from delbench.evaluate.stage import resolve_tasks
 
     raw = load_protocol("ci").to_dict()
     raw["tasks"]["exclude"] = ["b", "not-in-this-root"]

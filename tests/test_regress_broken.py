@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from delbench import plugins
+from delbench.plugin import manager as plugins
 from delbench.cli import cli
 
 pytestmark = pytest.mark.slow

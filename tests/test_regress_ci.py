@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from delbench.protocol import load_protocol
-from delbench.regress import choose_mode, fingerprint, read_baseline
+from delbench.score.regress import choose_mode, fingerprint, read_baseline
 
 BASELINE = Path(__file__).resolve().parents[1] / "baselines" / "ci.json"
 

@@ -12,7 +12,7 @@ import pytest
 from delbench.compare.results import COLUMNS, sort_rows
 from delbench.errors import DelbenchError
 from delbench.metrics import del_score, normdel
-from delbench.regress import (COLLAPSE_FRACTION, TOLERANCE_FLOOR, Z, check_protocol, choose_mode, compare_exact,
+from delbench.score.regress import (COLLAPSE_FRACTION, TOLERANCE_FLOOR, Z, check_protocol, choose_mode, compare_exact,
                               compare_statistical, failures, fingerprint, fingerprint_diff, make_baseline,
                               read_baseline, save_baseline)
 
@@ -59,7 +59,8 @@ def draw(rng_seed: int = 0, seeds: tuple[int, ...] = (0, 1, 2), noise: float = 0
 
 def _row(sel: str, ratio: float, seed: int, task: str, m: float) -> dict[str, object]:
     return {"selector": sel, "ratio_target": ratio, "ratio_achieved": ratio, "seed": seed, "task": task,
-            "miou": m, "miou_dataset": m, "dice": m, "del": float(del_score(m, ratio)), "normdel": float(normdel(m, ratio)),
+            "miou": m, "miou_all": m, "miou_dataset": m, "dice": m, "empty_share": 0.0,
+            "del": float(del_score(m, ratio)), "normdel": float(normdel(m, ratio)),
             "pretrain_steps": 10, "pretrain_seconds": 1.0, "select_seconds": 0.1, "kept_bytes": 100}
 
 

@@ -10,7 +10,7 @@ from scipy import stats as st
 
 from delbench.compare.results import COLUMNS, sort_rows, write_frame
 from delbench.metrics import del_score, normdel
-from delbench.report import stats
+from delbench.score import stats
 from delbench.report.render import render_run
 from delbench.report.tables import ratio_grids, summary_grid, to_latex, to_markdown
 
@@ -25,7 +25,8 @@ def fake_results(seeds=(0, 1, 2)) -> pd.DataFrame:
             for task in ("polyp-a", "polyp-b"):
                 m = float(np.clip(base + 0.01 * rng.standard_normal(), 0, 1))
                 rows.append({"selector": sel, "ratio_target": rt, "ratio_achieved": ra, "seed": seed, "task": task,
-                             "miou": m, "miou_dataset": m, "dice": m, "del": float(del_score(m, ra)),
+                             "miou": m, "miou_all": m, "miou_dataset": m, "dice": m, "empty_share": 0.0,
+                             "del": float(del_score(m, ra)),
                              "normdel": float(normdel(m, ra)), "pretrain_steps": 10, "pretrain_seconds": 1.0,
                              "select_seconds": 0.1, "kept_bytes": 100})
     return sort_rows(pd.DataFrame(rows)[COLUMNS])

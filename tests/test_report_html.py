@@ -20,7 +20,7 @@ from delbench.report.html import frame_view, sort_key
 from delbench.report.reproduce import commands
 from delbench.report.run_report import write_report
 from delbench.report.validate_view import write_verdict
-from delbench.validate import judge
+from delbench.score.validate import judge
 from tests.test_report import fake_results
 from tests.test_validate import results as ladder_results
 

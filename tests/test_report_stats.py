@@ -11,7 +11,7 @@ from scipy import stats as st
 
 from delbench.compare.results import COLUMNS, sort_rows, write_frame
 from delbench.metrics import normdel
-from delbench.report import stats
+from delbench.score import stats
 from delbench.report.render import render_run
 from delbench.report.tables import summary_grid
 
@@ -23,7 +23,8 @@ def frame(cells: list[tuple[str, float, int, str, float]]) -> pd.DataFrame:
     rows = []
     for sel, ratio, seed, task, m in cells:
         rows.append({"selector": sel, "ratio_target": ratio, "ratio_achieved": ratio, "seed": seed, "task": task,
-                     "miou": m, "miou_dataset": m, "dice": m, "del": m, "normdel": float(normdel(m, ratio)),
+                     "miou": m, "miou_all": m, "miou_dataset": m, "dice": m, "empty_share": 0.0,
+                     "del": m, "normdel": float(normdel(m, ratio)),
                      "pretrain_steps": 1, "pretrain_seconds": 1.0, "select_seconds": 0.0, "kept_bytes": 1})
     return sort_rows(pd.DataFrame(rows)[COLUMNS])
 

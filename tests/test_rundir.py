@@ -48,7 +48,7 @@ def snapshot(run_dir: Path) -> dict[str, bytes]:
 
 def hold_in_child(lock: Path) -> subprocess.Popen[str]:
     """Another process holding ``lock`` until it is killed."""
-    code = ("import sys, time\nfrom delbench.locks import hold\n"
+    code = ("import sys, time\nfrom delbench.store.locks import hold\n"
             "with hold(sys.argv[1], wait=False, what='test holder'):\n    print('held', flush=True)\n    time.sleep(600)\n")
     proc = subprocess.Popen([sys.executable, "-c", code, str(lock)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
@@ -163,7 +163,7 @@ def test_second_writer_is_refused_at_once_and_a_dead_holders_lock_is_taken_over(
 
 
 def test_lock_of_a_killed_process_is_taken_over(tmp_path: Path) -> None:
-    from delbench.locks import Busy, hold, holder
+    from delbench.store.locks import Busy, hold, holder
 
     lock = tmp_path / "x.lock"
     proc = hold_in_child(lock)
@@ -183,7 +183,7 @@ def test_lock_of_a_killed_process_is_taken_over(tmp_path: Path) -> None:
 # --- one builder per cache stage -----------------------------------------------------------------
 
 def test_two_threads_build_a_stage_once(tmp_path: Path) -> None:
-    from delbench.cache import build_stage, claim_stage, is_done
+    from delbench.store.cache import build_stage, claim_stage, is_done
 
     stage = tmp_path / "stages" / "select" / "abc"
     calls: list[int] = []
@@ -211,10 +211,10 @@ def test_two_threads_build_a_stage_once(tmp_path: Path) -> None:
 
 
 def test_a_process_waits_for_another_building_the_stage(tmp_path: Path) -> None:
-    from delbench.cache import claim_stage
+    from delbench.store.cache import claim_stage
 
     stage = tmp_path / "stages" / "embed" / "abc"
-    code = ("import sys, time\nfrom delbench.cache import build_stage, claim_stage\n"
+    code = ("import sys, time\nfrom delbench.store.cache import build_stage, claim_stage\n"
             "with claim_stage(sys.argv[1]) as todo:\n"
             "    with build_stage(sys.argv[1], {'k': 1}) as tmp:\n"
             "        print('building', flush=True)\n        time.sleep(1.5)\n        (tmp / 'by').write_text('child')\n")
@@ -234,17 +234,18 @@ def test_a_process_waits_for_another_building_the_stage(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_pretrain_waits_for_the_process_training_its_stage(study: Path, cache: Path) -> None:
-    from delbench.atomic import write_json
-    from delbench.cache import build_stage, stage_lock
+    from delbench.store.atomic import write_json
+    from delbench.store.cache import build_stage, stage_lock
     from delbench.protocol import load_protocol
-    from delbench.train.pretrain import pretrain, pretrain_dir
+    from delbench.pretrain.stage import pretrain, stage_config
+    from delbench.store.cache import config_hash
 
     root = next((cache / "data").glob("synthetic-ci-*"))
     protocol = load_protocol(TINY)
     subset = np.arange(0, 288, 3)  # a stage no other test computes
-    out = pretrain_dir(root, protocol, cache / "stages", subset=subset, seed=0)
+    out = cache / "stages" / "pretrain" / config_hash(stage_config(root, protocol, subset, 0))
     work = out.with_name(out.name + ".work")
-    import delbench.train.models  # noqa: F401  (torch and the models imported: the thread starts at once)
+    import delbench.nets.models  # noqa: F401  (torch and the models imported: the thread starts at once)
 
     got: list[Any] = []
     waiting = threading.Thread(target=lambda: got.append(pretrain(root, protocol, cache / "stages", subset=subset, seed=0)))

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from delbench.cli import cli
 from delbench.errors import DelbenchError
-from delbench.plugins import temporary_plugin
-from delbench.scaffold import DOCS_POINTER, names_for, render, scaffold
+from delbench.plugin.manager import temporary_plugin
+from delbench.plugin.scaffold import DOCS_POINTER, names_for, render, scaffold
 from delbench.testing import check_selector
 
 TRIVIAL = "return Selection(indices=request.rng().choice(request.n, size=request.target_count, replace=False))"

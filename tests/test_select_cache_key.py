@@ -18,10 +18,12 @@ import pytest
 from delbench import hookimpl
 from delbench.compare.plan import CompareConfig
 from delbench.compare.runner import select_all
-from delbench.plugins import temporary_plugin
-from delbench.provenance import implementation_hash
+from delbench.plugin.manager import get_plugins, temporary_plugin
+from delbench.progress import no_progress
+from delbench.plugin.provenance import implementation_hash
 from delbench.selection import Selection, SelectionRequest
-from delbench.subset import read_subset
+from delbench.select.subset import read_subset
+from delbench.store.rundir import RunDir
 from delbench.testing import make_embeddings, registered_selector
 
 RATIO = 0.25
@@ -43,7 +45,8 @@ def select(data: tuple[Path, Path], cache: Path, name: str) -> tuple[Path, np.nd
     """Run the select stage of ``compare`` for ``name``; return its stage directory, indices and sidecar."""
     root, emb = data
     config = CompareConfig(selectors=(name,), cache=cache)
-    (unit, *_) = select_all(config, root, emb, (RATIO,), (0,), cache.parent / "run", lambda message, fraction: None)
+    entries = {name: get_plugins().selectors.get(name)}
+    (unit, *_) = select_all(config, entries, root, emb, (RATIO,), (0,), RunDir(cache.parent / "run"), no_progress)
     assert unit.selector == name and unit.subset is not None
     stages = [p for p in (cache / "stages" / "select").iterdir() if p.is_dir()]
     newest = max(stages, key=lambda p: (p / "stage.json").stat().st_mtime_ns)
@@ -224,6 +227,6 @@ def test_another_pool_manifest_is_recomputed(tmp_path):
 
     a = select_key("oracle", {"source_sha256": "x"}, {}, "emb", 0, (0.1,), "manifest-a")
     b = select_key("oracle", {"source_sha256": "x"}, {}, "emb", 0, (0.1,), "manifest-b")
-    from delbench.cache import config_hash
+    from delbench.store.cache import config_hash
 
     assert config_hash(a) != config_hash(b)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from delbench.plugins import get_plugins, load_plugins
+from delbench.plugin.manager import get_plugins, load_plugins
 from delbench.testing import check_selector, make_request
 
 SELECTORS = load_plugins().selectors.names()

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from delbench.errors import DelbenchError
-from delbench.similarity import (
+from delbench.select.similarity import (
+    ClusterOptions,
     assign,
     cluster_scores,
     default_k,
@@ -46,8 +47,8 @@ def test_within_cluster_scores_match_brute_force(block: int, col_block: int, gat
 
 def test_cluster_scores_deterministic_and_consistent() -> None:
     x = make_embeddings(n=400, d=24, clusters=8, seed=2)
-    a = cluster_scores(x, 8, seed=5)
-    b = cluster_scores(x, 8, seed=5)
+    a = cluster_scores(x, ClusterOptions(k=8), seed=5)
+    b = cluster_scores(x, ClusterOptions(k=8), seed=5)
     assert a.k == 8
     for name in ("labels", "centroid_sim", "dup_score"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name

@@ -43,7 +43,7 @@ def test_manifest_schema(root: Path, manifest) -> None:
 
 
 def test_files_match_manifest(root: Path, manifest) -> None:
-    from delbench.atomic import sha256_file
+    from delbench.store.atomic import sha256_file
 
     for row in manifest.sample(n=40, random_state=0).itertuples():
         assert sha256_file(root / row.path) == row.sha256
@@ -143,8 +143,9 @@ def test_refuses_existing_and_unknown_scale(root: Path, tmp_path: Path) -> None:
 
 
 def test_interrupted_run_leaves_nothing(tmp_path: Path) -> None:
-    def boom(stage: str, done: int, total: int) -> None:
-        if stage == "pool" and done >= 20:
+    def boom(fraction: float, message: str) -> None:
+        stage, _, count = message.partition(" ")
+        if stage == "pool" and int(count.split("/")[0]) >= 20:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

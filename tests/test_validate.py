@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from delbench.cli import cli
-from delbench.validate import dead_task, judge
+from delbench.score.validate import dead_task, judge
 
 LEVELS = {"oracle": 0.30, "random": 0.25, "adversary": 0.20, "full": 0.30, "scratch": 0.0}
 

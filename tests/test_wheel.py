@@ -64,7 +64,7 @@ def test_wheel_contains_the_protocols(wheel_site: Path) -> None:
 
 def test_installed_wheel_is_what_runs(wheel_site: Path, tmp_path: Path) -> None:
     code = (
-        "import importlib, json, delbench.plugins as p\n"
+        "import importlib, json, delbench.plugin.manager as p\n"
         "loaded = p.get_plugins()\n"
         f"mods = {{m: importlib.import_module(m).__file__ for m in {BUILTIN_PLUGINS!r}}}\n"
         "eps = {n: getattr(o, '__file__', '') for n, o in loaded.pm.list_name_plugin()}\n"
@@ -96,7 +96,7 @@ def test_installed_wheel_lists_protocols(wheel_site: Path, tmp_path: Path) -> No
 def test_installed_wheel_selects(wheel_site: Path, tmp_path: Path) -> None:
     import numpy as np
 
-    from delbench.vectors import save_embeddings
+    from delbench.embed.vectors import save_embeddings
 
     emb = np.random.default_rng(0).standard_normal((200, 16)).astype(np.float32)
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)

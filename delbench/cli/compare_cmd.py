@@ -2,30 +2,33 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from delbench.cli.output import format_option
-from delbench.cli.params import parse_params
+from delbench.cli.params import parse_params, protocol_options
+
+if TYPE_CHECKING:
+    from delbench.protocol import Protocol
 
 
 @click.command("compare")
 @click.argument("selectors", nargs=-1, required=True)
-@click.option("--protocol", default="smoke", show_default=True, help="Protocol name (protocols/NAME.toml) or a TOML path.")
+@protocol_options("smoke")
 @click.option("--data", type=click.Path(path_type=Path), help="Dataset root (default: the synthetic DataDEL, generated on first use).")
 @click.option("--ratios", help="Comma-separated retained ratios (default: the protocol's).")
 @click.option("--seeds", help="Comma-separated seeds (default: the protocol's).")
 @click.option("--tasks", help="Comma-separated downstream tasks (default: all).")
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory (default: runs/PROTOCOL-SELECTORS).")
 @click.option("--param", "params", multiple=True, help="Selector parameter SELECTOR.KEY=VALUE (repeatable).")
-@click.option("--set", "overrides", multiple=True, help="Override a protocol key, e.g. --set pretrain.lr=1e-3 (repeatable).")
 @click.option("--cache", type=click.Path(path_type=Path), help="Cache of datasets and stages (default: $DELBENCH_CACHE or ~/.cache/delbench).")
 @click.option("--jobs", default=None, type=int, help="Worker processes for pre-train/evaluate units (default: one per CPU, at most 4).")
 @click.option("--cross/--no-cross", default=False, show_default=True, help="Also run the cross-dataset matrix.")
 @click.option("--no-plots", is_flag=True, help="Skip plots and galleries (tables only).")
 @format_option
-def compare(selectors: tuple[str, ...], protocol: str, data: Path | None, ratios: str | None, seeds: str | None,
-            tasks: str | None, out: Path | None, params: tuple[str, ...], overrides: tuple[str, ...],
+def compare(selectors: tuple[str, ...], protocol: Protocol, data: Path | None, ratios: str | None, seeds: str | None,
+            tasks: str | None, out: Path | None, params: tuple[str, ...], overrides: dict[str, Any],
             cache: Path | None, jobs: int | None, cross: bool, no_plots: bool, fmt: str) -> None:
     """Run SELECTORS head-to-head under one protocol and print comparison tables.
 
@@ -34,11 +37,11 @@ def compare(selectors: tuple[str, ...], protocol: str, data: Path | None, ratios
     to the tables there; another study there is refused.
     """
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from delbench.compare.plan import CompareConfig, default_jobs, parse_ratios, parse_seeds, split_params
-    from delbench.compare.runner import run_compare
     from delbench.cli.output import finish
+    from delbench.compare.runner import run_compare
+    from delbench.progress import rich_progress
     from delbench.report.render import render_run
 
     config = CompareConfig(
@@ -46,23 +49,26 @@ def compare(selectors: tuple[str, ...], protocol: str, data: Path | None, ratios
         ratios=parse_ratios(ratios), seeds=parse_seeds(seeds),
         tasks=tuple(t for t in tasks.split(",") if t) if tasks else None,
         params=split_params(parse_params(params), tuple(dict.fromkeys(selectors))), cache=cache, jobs=default_jobs(jobs), cross=cross,
-        overrides=parse_params(overrides, "--set"),
+        overrides=overrides,
     )
     console = Console(stderr=fmt != "text")  # a script's stdout holds only the formatted tables
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("eta"), TimeRemainingColumn())
     with contextlib.ExitStack() as keep:  # the run directory's lock, held until its tables are rendered
-        with Progress(*columns, console=console, transient=True) as bar:
+        with rich_progress(console, eta=True) as bar:
             units = bar.add_task("preparing", total=None)
             stage = bar.add_task("", total=1.0)
+            count = {"done": 0, "total": 0}
 
-            def progress(message: str, fraction: float) -> None:
+            def progress(fraction: float, message: str = "") -> None:
                 bar.update(stage, description=message[:70], completed=min(max(fraction, 0.0), 1.0))
 
-            run_dir = run_compare(
-                config, progress=progress,
-                on_total=lambda n: bar.update(units, total=n, description="pre-train + evaluate units"),
-                done=lambda u: bar.advance(units), keep=keep,
-            )
+            def total(n: int) -> None:
+                count["total"] = n
+                bar.update(units, total=n, description=f"units 0/{n} (pre-train + evaluate)")
+
+            def done(unit: Any) -> None:
+                count["done"] += 1
+                bar.update(units, advance=1, description=f"units {count['done']}/{count['total']} (pre-train + evaluate)")
+
+            run_dir = run_compare(config, progress=progress, on_total=total, done=done, keep=keep)
         grids = render_run(run_dir, plots=not no_plots)
         finish(run_dir, grids, fmt, galleries=not no_plots, stages=True)

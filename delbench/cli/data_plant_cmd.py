@@ -22,21 +22,20 @@ def plant(src: Path, out: Path, disrupt: float, duplicates: float, seed: int, fo
     """Rebuild the pool of the dataset root SRC at OUT with planted, recorded disruptive frames and
     near-duplicate copies (columns gt_quality, gt_group, gt_copy_of); task rows are copied as they are."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from delbench.data.manifest import pool_rows, read_manifest
     from delbench.data.plant import CLEAN, plant as run_plant
+    from delbench.progress import rich_progress
 
     # turn `kill` into an exception so the half-built temporary root is removed on the way out
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     start = time.perf_counter()
     console = Console(stderr=True)
     # off when stderr is not a terminal, so a refusal stays a single line in logs
-    with Progress(TextColumn("[bold]plant"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True, disable=not console.is_terminal) as bar:
-        task = bar.add_task("plant", total=None)
+    with rich_progress(console, disable=not console.is_terminal) as bar:
+        task = bar.add_task("plant", total=1.0)
         root = run_plant(src, out, disrupt=disrupt, duplicates=duplicates, seed=seed, force=force, workers=workers,
-                         progress=lambda done, total: bar.update(task, completed=done, total=total))
+                         progress=lambda f, m="": bar.update(task, completed=f, description=f"plant {m}"))
     frame = read_manifest(root)
     pool = pool_rows(frame)
     copies = int(pool["gt_copy_of"].notna().sum())

@@ -21,25 +21,17 @@ _SCALE_NAMES = ("ci", "smoke", "small", "large")
 def synth(out: Path, scale: str, seed: int, force: bool, workers: int | None) -> None:
     """Generate the synthetic DataDEL: a multi-centre video pool with ground truth, and polyp tasks."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from delbench.data.manifest import pool_rows, read_manifest, task_rows
     from delbench.data.synth import generate, get_scale
+    from delbench.progress import progress_bar
 
     sc = get_scale(scale)
     # turn `kill` into an exception so the half-built temporary root is removed on the way out
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     console = Console(stderr=True)
     start = time.perf_counter()
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
-        ids: dict[str, int] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in ids:
-                ids[stage] = bar.add_task(f"{scale} {stage}", total=total)
-            bar.update(ids[stage], completed=done)
-
+    with progress_bar(scale, console) as progress:
         root = generate(out, scale=sc.name, seed=seed, progress=progress, overwrite=force, workers=workers)
     seconds = time.perf_counter() - start
     frame = read_manifest(root)

@@ -12,8 +12,8 @@ import click
 def new_selector(name: str, out: Path) -> None:
     """Scaffold a selector plugin package for selector NAME (lowercase letters, digits, dashes)."""
     from delbench.errors import DelbenchError
-    from delbench.plugins import get_plugins
-    from delbench.scaffold import DOCS_POINTER, names_for, scaffold
+    from delbench.plugin.manager import get_plugins
+    from delbench.plugin.scaffold import DOCS_POINTER, names_for, scaffold
 
     names = names_for(name)
     selectors = get_plugins().selectors

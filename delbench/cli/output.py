@@ -3,7 +3,6 @@
 with every other line on stderr)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -18,16 +17,20 @@ def finish(run_dir: Path, grids: Sequence[Any], fmt: str, galleries: bool, stage
     """Write the run's report.html and print what ``fmt`` asks for; the report's path comes last."""
     from delbench.compare.results import read_results
     from delbench.report.console import POINTER, formatted, stage_lines, summary_lines
+    from delbench.report.composition import pointer
     from delbench.report.run_report import write_report
+    from delbench.store.rundir import RunDir
 
     report = write_report(run_dir, galleries=galleries)
     results = read_results(run_dir)
-    counts = json.loads((run_dir / "run.json").read_text()).get("stages", {}) if stages else None
+    counts = RunDir(run_dir).read_info().get("stages", {}) if stages else None
     if fmt == "text":
         for line in summary_lines(results):
             click.echo(line)
         click.echo("")
         click.echo(POINTER)
+        if pointer(run_dir):
+            click.echo(pointer(run_dir))
         for line in stage_lines(counts or {}):
             click.echo(line)
         click.echo(f"run directory: {run_dir}")

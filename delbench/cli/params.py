@@ -1,8 +1,11 @@
-"""Shared CLI parsing: ``--param key=value`` options."""
+"""Shared CLI options: ``--param key=value``, and ``--protocol`` with its ``--set`` overrides."""
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any
+from typing import Any, Callable
+
+import click
 
 from delbench.errors import DelbenchError
 
@@ -23,3 +26,24 @@ def parse_params(items: tuple[str, ...] | list[str], option: str = "--param") ->
             raise DelbenchError(f"{option} {item!r} is not key=value (e.g. {option} k=100)")
         out[key.strip()] = parse_value(value.strip())
     return out
+
+
+def protocol_options(default: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--protocol NAME|PATH`` and ``--set SECTION.KEY=VALUE``, the same on every command that runs a
+    protocol. The command receives ``protocol``, the loaded ``Protocol`` with the overrides applied (so
+    they reach its hash, every stage and run.json), and ``overrides``, the dict that was set."""
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def resolved(*args: Any, protocol: str, overrides: tuple[str, ...], **kwargs: Any) -> Any:
+            from delbench.protocol import load_protocol
+
+            values = parse_params(overrides, "--set")
+            proto = load_protocol(protocol)
+            return command(*args, protocol=proto.with_overrides(values) if values else proto, overrides=values, **kwargs)
+
+        resolved = click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+                                help="Override a protocol key, e.g. --set finetune.steps=100 (repeatable).")(resolved)
+        return click.option("--protocol", default=default, show_default=True,
+                            help="Protocol name (see `delbench protocols`) or a .toml path.")(resolved)
+
+    return decorate

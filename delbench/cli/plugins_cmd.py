@@ -9,7 +9,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def plugins(as_json: bool) -> None:
     """List installed plugins, their packages, versions and module paths, and what they register."""
-    from delbench.plugins import get_plugins
+    from delbench.plugin.manager import get_plugins
 
     loaded = get_plugins()
     # The module path shows which copy is loaded: an installed (possibly stale) one or a checkout.

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from delbench.cli.params import protocol_options
+
+if TYPE_CHECKING:
+    from delbench.protocol import Protocol
 
 SHOWN = 20  # differing values listed in exact mode; the count says how many more
 
 
 @click.command("regress")
-@click.option("--protocol", default="ci", show_default=True)
+@protocol_options("ci")
 @click.option("--baseline", type=click.Path(path_type=Path), default=Path("baselines/ci.json"), show_default=True)
 @click.option("--update", is_flag=True, help="Rewrite the baseline from this run instead of checking it.")
 @click.option("--mode", type=click.Choice(["auto", "exact", "statistical"]), default="auto", show_default=True,
@@ -18,20 +23,19 @@ SHOWN = 20  # differing values listed in exact mode; the count says how many mor
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory (default: runs/regress-PROTOCOL).")
 @click.option("--cache", type=click.Path(path_type=Path), help="Cache of datasets and stages.")
 @click.option("--jobs", default=None, type=int, help="Worker processes (default: one per CPU, at most 4).")
-def regress(protocol: str, baseline: Path, update: bool, mode: str, out: Path | None, cache: Path | None,
-            jobs: int | None) -> None:
+def regress(protocol: Protocol, overrides: dict[str, Any], baseline: Path, update: bool, mode: str,
+            out: Path | None, cache: Path | None, jobs: int | None) -> None:
     """Rerun PROTOCOL for the built-in selectors; fail when a score leaves its baseline."""
     from rich.console import Console
 
     from delbench.compare.plan import CompareConfig, default_jobs
     from delbench.compare.results import read_results
     from delbench.compare.runner import run_compare
-    from delbench.protocol import load_protocol
-    from delbench.regress import (BUILTIN_SELECTORS, check_protocol, choose_mode, compare_exact, compare_statistical,
+    from delbench.score.regress import (BUILTIN_SELECTORS, check_protocol, choose_mode, compare_exact, compare_statistical,
                                   fingerprint, make_baseline, read_baseline, save_baseline)
 
     console = Console()
-    proto = load_protocol(protocol)
+    proto = protocol
     current = fingerprint(proto, BUILTIN_SELECTORS)
     base: dict[str, Any] = {}
     if not update:
@@ -40,7 +44,7 @@ def regress(protocol: str, baseline: Path, update: bool, mode: str, out: Path | 
         mode, why = choose_mode(mode, base, current)
         console.print(f"mode: {mode} ({why})", highlight=False, soft_wrap=True)
     config = CompareConfig(selectors=BUILTIN_SELECTORS, protocol=protocol, out=out or Path("runs") / f"regress-{proto.name}",
-                           cache=cache, jobs=default_jobs(jobs))
+                           cache=cache, jobs=default_jobs(jobs), overrides=overrides)
     results = read_results(run_compare(config))
     if update:
         made = make_baseline(results, proto, current)
@@ -71,7 +75,7 @@ def regress(protocol: str, baseline: Path, update: bool, mode: str, out: Path | 
 def _show_exact(console: Any, table: Any) -> list[str]:
     from rich.table import Table
 
-    from delbench.regress import failures
+    from delbench.score.regress import failures
 
     moved = failures(table)
     if moved.empty:
@@ -92,7 +96,7 @@ def _show_exact(console: Any, table: Any) -> list[str]:
 def _show_statistical(console: Any, table: Any) -> list[str]:
     from rich.table import Table
 
-    from delbench.regress import failures
+    from delbench.score.regress import failures
 
     moved = failures(table)
     if moved.empty:

@@ -15,7 +15,7 @@ from delbench.cli.output import format_option
 def report(run_dir: Path, no_plots: bool, fmt: str) -> None:
     """Re-render the tables, plots and report.html of RUN_DIR from its saved results (no recomputation)."""
     from delbench.cli.output import finish
-    from delbench.compare.rundir import own
+    from delbench.store.rundir import own
     from delbench.report.render import render_run
 
     with own(run_dir) if run_dir.is_dir() else contextlib.nullcontext():  # not while a compare writes it

@@ -2,12 +2,18 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from delbench.cli.params import protocol_options
+
+if TYPE_CHECKING:
+    from delbench.protocol import Protocol
+
 
 @click.command("validate")
-@click.option("--protocol", default="smoke", show_default=True, help="Protocol name (protocols/NAME.toml) or a TOML path.")
+@protocol_options("smoke")
 @click.option("--data", type=click.Path(path_type=Path), help="Dataset root with ground truth (default: the protocol's synthetic DataDEL).")
 @click.option("--ratios", default="0.05,0.2", show_default=True, help="Comma-separated retained ratios to check.")
 @click.option("--seeds", help="Comma-separated seeds (default: the protocol's).")
@@ -15,10 +21,9 @@ import click
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory (default: runs/validate-PROTOCOL).")
 @click.option("--cache", type=click.Path(path_type=Path), help="Cache of datasets and stages (default: $DELBENCH_CACHE or ~/.cache/delbench).")
 @click.option("--jobs", default=None, type=int, help="Worker processes (default: one per CPU, at most 4).")
-@click.option("--set", "overrides", multiple=True, help="Override a protocol key, e.g. --set finetune.steps=100 (repeatable).")
 @click.option("--no-plots", is_flag=True, help="Skip plots and galleries (tables only).")
-def validate(protocol: str, data: Path | None, ratios: str, seeds: str | None, tasks: str | None, out: Path | None,
-             cache: Path | None, jobs: int | None, overrides: tuple[str, ...], no_plots: bool) -> None:
+def validate(protocol: Protocol, data: Path | None, ratios: str, seeds: str | None, tasks: str | None, out: Path | None,
+             cache: Path | None, jobs: int | None, overrides: dict[str, Any], no_plots: bool) -> None:
     """Check that PROTOCOL ranks data by quality: oracle > random > adversary beyond seed noise.
 
     Runs the ground-truth reference selectors `oracle` and `adversary` beside `random` (and the `full`
@@ -29,28 +34,26 @@ def validate(protocol: str, data: Path | None, ratios: str, seeds: str | None, t
     """
     from rich.console import Console
 
-    from delbench.cli.params import parse_params
     from delbench.compare.plan import CompareConfig, default_jobs, parse_ratios, parse_seeds
     from delbench.compare.runner import run_compare
     from delbench.compare.results import read_results
-    from delbench.protocol import load_protocol
     from delbench.report.render import render_run
     from delbench.report.run_report import write_report
     from delbench.report.validate_view import ladder_grid, task_grid, write_verdict
     from delbench.report.tables import to_rich
-    from delbench.validate import RATIOS, SELECTORS, judge
+    from delbench.score.validate import RATIOS, SELECTORS, judge
 
-    proto = load_protocol(protocol)
+    proto = protocol
     wanted = parse_ratios(ratios) or RATIOS
     config = CompareConfig(
         selectors=SELECTORS, protocol=protocol, out=out or Path("runs") / f"validate-{proto.name}", data=data,
         ratios=wanted, seeds=parse_seeds(seeds), tasks=tuple(t for t in tasks.split(",") if t) if tasks else None,
-        cache=cache, jobs=default_jobs(jobs), overrides=parse_params(overrides, "--set"),
+        cache=cache, jobs=default_jobs(jobs), overrides=overrides,
     )
     console = Console()
     with contextlib.ExitStack() as keep:  # the run directory's lock, held until its tables are written
         with console.status("validate: running oracle, random, adversary, full and scratch") as status:
-            run_dir = run_compare(config, progress=lambda message, fraction: status.update(f"validate: {message[:70]}"),
+            run_dir = run_compare(config, progress=lambda fraction, message="": status.update(f"validate: {message[:70]}"),
                                   keep=keep)
         render_run(run_dir, plots=not no_plots)
         verdict = judge(read_results(run_dir), wanted)

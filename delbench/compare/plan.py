@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from delbench.cachedir import default_cache
+from delbench.data.manifest import MANIFEST_NAME
 from delbench.errors import DelbenchError
+from delbench.protocol import Protocol, load_protocol
+from delbench.store.cachedir import default_cache
 
 
 def default_jobs(jobs: int | None) -> int:
@@ -19,10 +21,17 @@ def default_jobs(jobs: int | None) -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def default_protocol() -> Protocol:
+    return load_protocol("smoke")
+
+
 @dataclass(frozen=True)
 class CompareConfig:
+    """A study as asked for. ``protocol`` is the loaded protocol with every ``--set`` applied (what the
+    hash, the stages and run.json see); ``overrides`` only records which keys were set."""
+
     selectors: tuple[str, ...]
-    protocol: str = "smoke"
+    protocol: Protocol = field(default_factory=default_protocol)
     out: Path | None = None
     data: Path | None = None
     ratios: tuple[float, ...] | None = None
@@ -32,27 +41,21 @@ class CompareConfig:
     cache: Path | None = None
     jobs: int = 1
     cross: bool = False
-    overrides: dict[str, Any] = field(default_factory=dict)  # --set section.key=value
+    overrides: dict[str, Any] = field(default_factory=dict)  # --set section.key=value, for the record
 
     def run_dir(self) -> Path:
-        return self.out or Path("runs") / f"{Path(self.protocol).stem}-{'-'.join(self.selectors)}"
+        return self.out or Path("runs") / f"{self.protocol.name}-{'-'.join(self.selectors)}"
 
     def cache_dir(self) -> Path:
         return self.cache or default_cache()
-
-    def load_protocol(self) -> Any:
-        """The protocol with ``--set`` overrides applied (what the hash, the stages and run.json see)."""
-        from delbench.protocol import load_protocol
-
-        protocol = load_protocol(self.protocol)
-        return protocol.with_overrides(self.overrides) if self.overrides else protocol
 
 
 @dataclass(frozen=True)
 class Checked:
     """A configuration whose every option was checked before any work: what the run will use."""
 
-    protocol: Any
+    protocol: Protocol
+    entries: dict[str, Any]  # selector name -> its registry Entry, resolved once here
     ratios: tuple[float, ...]
     seeds: tuple[int, ...]
     tasks: tuple[str, ...] | None  # None: the protocol's tasks, or every task of the data
@@ -63,7 +66,7 @@ class Checked:
 def check_config(config: CompareConfig) -> Checked:
     """Check selectors, parameters, protocol, ratios, seeds and tasks; fail with one line before any
     data is generated, embedded or trained (so a typo costs nothing and leaves no run directory)."""
-    from delbench.plugins import get_plugins
+    from delbench.plugin.manager import get_plugins
 
     registry = get_plugins().selectors
     entries = {sel: registry.get(sel) for sel in config.selectors}  # an unknown name fails here
@@ -74,7 +77,7 @@ def check_config(config: CompareConfig) -> Checked:
     params = {sel: entries[sel].check_params(config.params.get(sel, {})) for sel in config.selectors}
     for sel, entry in entries.items():
         entry.create(**params[sel])  # the selector's own checks of its values; creating one is cheap
-    protocol = config.load_protocol()
+    protocol = config.protocol
     ratios = tuple(config.ratios or protocol.select.ratios)
     bad = [r for r in ratios if not 0 < r <= 1]
     if bad:
@@ -92,7 +95,7 @@ def check_config(config: CompareConfig) -> Checked:
         if missing:
             raise DelbenchError(f"{protocol.source or protocol.name}: [tasks] names lists {missing[0]!r}, not in {where} "
                                 f"(available: {', '.join(present)}); pick tasks with --tasks")
-    return Checked(protocol, ratios, seeds, tuple(config.tasks) if config.tasks else None, params,
+    return Checked(protocol, entries, ratios, seeds, tuple(config.tasks) if config.tasks else None, params,
                    {sel: {**entries[sel].params(), **params[sel]} for sel in config.selectors})
 
 
@@ -103,11 +106,11 @@ def available_tasks(config: CompareConfig) -> tuple[list[str], str]:
         from delbench.data.synth.tasks import TASKS
 
         return sorted(t.name for t in TASKS), "the synthetic DataDEL"
-    manifest = Path(config.data) / "manifest.parquet"
+    manifest = Path(config.data) / MANIFEST_NAME
     if not manifest.is_file():
-        raise DelbenchError(f"--data {config.data}: no manifest.parquet there; create it with `delbench data import`")
+        raise DelbenchError(f"--data {config.data}: no {MANIFEST_NAME} there; create it with `delbench data import`")
     from delbench.data.manifest import read_manifest
-    from delbench.train.evaluate import all_tasks
+    from delbench.evaluate.stage import all_tasks
 
     return all_tasks(read_manifest(manifest)), str(manifest)
 

@@ -7,15 +7,14 @@ from typing import Any
 
 import pandas as pd
 
-from delbench.atomic import atomic_path, write_json
+from delbench.store.atomic import atomic_path, write_json
 from delbench.compare.plan import Unit
 from delbench.compare.runinfo import run_info
-from delbench.metrics import del_score, normdel
+from delbench.score.normdel import del_score, normdel
+from delbench.store.rundir import CROSS_KEY, RESULT_KEY, RunDir, merge_info, merge_rows
 
-COLUMNS = ["selector", "ratio_target", "ratio_achieved", "seed", "task", "miou", "miou_dataset", "dice",
-           "del", "normdel", "pretrain_steps", "pretrain_seconds", "select_seconds", "kept_bytes"]
-RESULTS = "results.parquet"
-CROSS = "crossdata.parquet"
+COLUMNS = ["selector", "ratio_target", "ratio_achieved", "seed", "task", "miou", "miou_all", "miou_dataset", "dice",
+           "empty_share", "del", "normdel", "pretrain_steps", "pretrain_seconds", "select_seconds", "kept_bytes"]
 
 
 def results_frame(units: list[Unit], outcome: dict[Unit, dict[str, Any]], alpha: float) -> pd.DataFrame:
@@ -25,8 +24,9 @@ def results_frame(units: list[Unit], outcome: dict[Unit, dict[str, Any]], alpha:
         for r in got["rows"]:
             rows.append({
                 "selector": unit.selector, "ratio_target": unit.ratio_target, "ratio_achieved": unit.ratio_achieved,
-                "seed": unit.seed, "task": r["task"], "miou": float(r["miou"]), "miou_dataset": float(r["miou_dataset"]),
-                "dice": float(r["dice"]), "pretrain_steps": got["pretrain_steps"], "pretrain_seconds": got["pretrain_seconds"],
+                "seed": unit.seed, "task": r["task"], "miou": float(r["miou"]), "miou_all": float(r["miou_all"]),
+                "miou_dataset": float(r["miou_dataset"]), "dice": float(r["dice"]), "empty_share": float(r["empty_share"]),
+                "pretrain_steps": got["pretrain_steps"], "pretrain_seconds": got["pretrain_seconds"],
                 "select_seconds": unit.select_seconds, "kept_bytes": unit.kept_bytes,
             })
     frame = pd.DataFrame(rows)
@@ -57,22 +57,21 @@ def write_results(run_dir: Path, protocol: Any, units: list[Unit], outcome: dict
     """Write this invocation's rows merged with what ``run_dir`` holds (``previous``: its run.json, None
     for a new directory): a unit run again replaces its rows, every other row stays. Plots drawn from
     the rows before are removed once the rows change, so none is left out of date."""
-    from delbench.compare.rundir import CROSS_KEY, RESULT_KEY, merge_info, merge_rows
-
-    old = _read(run_dir / RESULTS) if previous is not None else None
+    rd = RunDir(run_dir)
+    old = _read(rd.results) if previous is not None else None
     frame = sort_rows(merge_rows(old, results_frame(units, outcome, protocol.score.alpha), RESULT_KEY))
     cross = cross_frame(units, outcome)
     if previous is not None:
-        cross = merge_rows(_read(run_dir / CROSS), cross, CROSS_KEY)
-    write_frame(frame, run_dir / RESULTS)
-    with atomic_path(run_dir / "results.csv") as tmp:
+        cross = merge_rows(_read(rd.cross), cross, CROSS_KEY)
+    write_frame(frame, rd.results)
+    with atomic_path(rd.results_csv) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6g")
     if cross is not None:
         cross = cross.sort_values(CROSS_KEY, kind="stable").reset_index(drop=True)
-        write_frame(cross, run_dir / CROSS)
-    write_json(run_dir / "run.json", merge_info(previous, run_info(protocol, extra), frame))
-    if old is not None and not old.equals(pd.read_parquet(run_dir / RESULTS)):
-        shutil.rmtree(run_dir / "plots", ignore_errors=True)
+        write_frame(cross, rd.cross)
+    write_json(rd.run_json, merge_info(previous, run_info(protocol, extra), frame))
+    if old is not None and not old.equals(pd.read_parquet(rd.results)):
+        shutil.rmtree(rd.plots, ignore_errors=True)
     return frame
 
 
@@ -83,7 +82,7 @@ def _read(path: Path) -> pd.DataFrame | None:
 def read_results(run_dir: Path) -> pd.DataFrame:
     from delbench.errors import DelbenchError
 
-    path = Path(run_dir) / RESULTS
+    path = RunDir(run_dir).results
     if not path.is_file():
         raise DelbenchError(f"{path} not found: is {run_dir} a finished `delbench compare` run directory?")
     return pd.read_parquet(path)

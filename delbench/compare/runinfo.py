@@ -33,7 +33,7 @@ def git_commit(path: Path | None = None) -> str | None:
 
 
 def run_info(protocol: Any, extra: dict[str, Any]) -> dict[str, Any]:
-    from delbench.plugins import get_plugins
+    from delbench.plugin.manager import get_plugins
 
     return {
         "protocol": protocol.to_dict(),

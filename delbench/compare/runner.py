@@ -14,22 +14,26 @@ from typing import Any, Callable
 
 import numpy as np
 
-from delbench.atomic import sha256_file
-from delbench.cache import build_stage, claim_stage, config_hash, is_done
 from delbench.compare.plan import CompareConfig, Unit
-from delbench.data.manifest import pool_rows, read_manifest
+from delbench.data.manifest import MANIFEST_NAME, manifest_path, pool_rows, read_manifest
 from delbench.errors import DelbenchError
-from delbench.subset import read_subset, subset_paths
+from delbench.plugin.registry import Entry
+from delbench.progress import Progress, no_progress
+from delbench.protocol import Protocol
+from delbench.references import FULL, SCRATCH
+from delbench.select.subset import read_subset, subset_paths
+from delbench.store.atomic import sha256_file
+from delbench.store.cache import build_stage, claim_stage, config_hash, is_done
+from delbench.store.rundir import RunDir
 
-Progress = Callable[[str, float], None]
 
-
-def ensure_data(config: CompareConfig, protocol: Any, progress: Progress) -> Path:
+def ensure_data(config: CompareConfig, progress: Progress) -> Path:
     """The dataset root: ``--data``, or the synthetic default generated once into the cache."""
+    protocol = config.protocol
     if config.data is not None:
         root = Path(config.data)
-        if not (root / "manifest.parquet").is_file():
-            raise DelbenchError(f"--data {root}: no manifest.parquet there; create it with `delbench data import`")
+        if not manifest_path(root).is_file():
+            raise DelbenchError(f"--data {root}: no {MANIFEST_NAME} there; create it with `delbench data import`")
         return root
     from delbench.data.synth import generate
     from delbench.data.synth.generate import SYNTH_VERSION, get_scale
@@ -37,8 +41,8 @@ def ensure_data(config: CompareConfig, protocol: Any, progress: Progress) -> Pat
     # the scale's settings and the generator version name the root, so a changed scale is regenerated
     spec = config_hash({"scale": asdict(get_scale(protocol.data.scale)), "version": SYNTH_VERSION}, 8)
     root = config.cache_dir() / "data" / f"synthetic-{protocol.data.scale}-seed{protocol.data.seed}-{spec}"
-    if not (root / "manifest.parquet").is_file():
-        progress(f"generating synthetic DataDEL ({protocol.data.scale})", 0.0)
+    if not manifest_path(root).is_file():
+        progress(0.0, f"generating synthetic DataDEL ({protocol.data.scale})")
         generate(root, scale=protocol.data.scale, seed=protocol.data.seed)
     return root
 
@@ -53,24 +57,22 @@ def select_key(selector: str, implementation: dict[str, str], params: dict[str, 
             "pool": pool_sha, "seed": seed, "ratios": list(ratios)}
 
 
-def select_all(config: CompareConfig, root: Path, embeddings: Path, ratios: tuple[float, ...],
-               seeds: tuple[int, ...], run_dir: Path, progress: Progress,
+def select_all(config: CompareConfig, entries: dict[str, Entry], root: Path, embeddings: Path,
+               ratios: tuple[float, ...], seeds: tuple[int, ...], run_dir: RunDir, progress: Progress,
                counts: dict[str, dict[str, int]] | None = None) -> list[Unit]:
     """Run every selector once per seed for all ratios (one pass where it can), cached; copy the
     subsets into the run directory, and return the pre-train units they define. ``counts["select"]``,
     when given, is told how many select stages were reused and how many computed."""
-    from delbench.plugins import get_plugins
-    from delbench.select_stage import run_select
+    from delbench.select.stage import run_select
 
     pool = pool_rows(read_manifest(root))
     sizes = np.array([(root / p).stat().st_size for p in pool["path"]], dtype=np.int64)
     emb_sha = sha256_file(embeddings)
-    pool_sha = sha256_file(root / "manifest.parquet")
-    registry = get_plugins().selectors
+    pool_sha = sha256_file(manifest_path(root))
     tally = (counts if counts is not None else {}).setdefault("select", {"reused": 0, "computed": 0})
     units = []
     for sel in config.selectors:
-        implementation = registry.get(sel).implementation()  # once per selector: it hashes source files
+        implementation = entries[sel].implementation()  # once per selector: it hashes source files
         for seed in seeds:
             params = config.params.get(sel, {})
             key = select_key(sel, implementation, params, emb_sha, seed, ratios, pool_sha)
@@ -78,12 +80,12 @@ def select_all(config: CompareConfig, root: Path, embeddings: Path, ratios: tupl
             with claim_stage(stage) as todo:
                 tally["computed" if todo else "reused"] += 1
                 if todo:
-                    progress(f"select {sel} seed {seed}", 0.0)
+                    progress(0.0, f"select {sel} seed {seed}")
                     with build_stage(stage, key) as tmp:
-                        run_select(sel, embeddings=embeddings, ratios=ratios, seed=seed, params=params,
-                                   outputs=[tmp / f"r{r:g}.npy" for r in ratios], pool_manifest=root / "manifest.parquet",
-                                   progress=lambda f, m, s=sel: progress(f"select {s} {m}", f))
-            dest = run_dir / "subsets" / sel / f"seed{seed}"
+                        run_select(entries[sel], embeddings=embeddings, ratios=ratios, seed=seed, params=params,
+                                   outputs=[tmp / f"r{r:g}.npy" for r in ratios], pool_manifest=manifest_path(root),
+                                   progress=lambda f, m="", s=sel: progress(f, f"select {s} {m}"))
+            dest = run_dir.subsets(sel, seed)
             dest.mkdir(parents=True, exist_ok=True)
             for r in ratios:
                 for src in subset_paths(stage / f"r{r:g}.npy"):
@@ -91,71 +93,112 @@ def select_all(config: CompareConfig, root: Path, embeddings: Path, ratios: tupl
                         shutil.copyfile(src, dest / src.name)
                 idx, meta = read_subset(stage / f"r{r:g}.npy")
                 full = idx.size == len(pool)
-                units.append(Unit(sel, float(r), float(meta["ratio_achieved"]), seed, None if full else dest / f"r{r:g}.npy",
+                units.append(Unit(sel, float(r), float(meta["ratio_achieved"]), seed, None if full else run_dir.subset(sel, seed, r),
                                   True, float(meta["seconds"]), int(sizes[idx].sum())))
     total = int(sizes.sum())
     for seed in seeds:
-        units.append(Unit("full", 1.0, 1.0, seed, None, True, 0.0, total))
-        units.append(Unit("scratch", 0.0, 0.0, seed, None, False, 0.0, 0))
+        units.append(Unit(FULL, 1.0, 1.0, seed, None, True, 0.0, total))
+        units.append(Unit(SCRATCH, 0.0, 0.0, seed, None, False, 0.0, 0))
     return units
 
 
-def run_unit(root: str, protocol: dict[str, Any], cache: str, unit: Unit, tasks: list[str] | None,
+def run_unit(root: str, proto: Protocol, cache: str, unit: Unit, tasks: list[str] | None,
              cross: bool, progress: Progress | None = None) -> dict[str, Any]:
     """Pre-train (unless scratch) and evaluate one unit; importable top-level so worker processes can run it.
 
-    ``protocol`` is the run's protocol as ``Protocol.to_dict()`` (``--set`` overrides applied), rebuilt
-    here: a worker that reloaded the protocol by name would silently drop the overrides."""
-    from delbench.data.manifest import read_manifest
-    from delbench.protocol import from_dict
-    from delbench.train.evaluate import evaluate, finetuned_dir, resolve_tasks
-    from delbench.train.pretrain import pretrain, pretrain_dir
+    ``proto`` is the run's protocol object itself (``--set`` overrides applied), never a name to reload."""
+    from delbench.evaluate.stage import evaluate, finetuned_dir, resolve_tasks
+    from delbench.pretrain.stage import pretrain
 
-    say = progress or (lambda message, fraction: None)
-    proto = from_dict(protocol, where=f"protocol {protocol['name']}")
+    say = progress or no_progress
     stages = Path(cache) / "stages"
     counts = {"pretrain": {"reused": 0, "computed": 0}, "evaluate": {"reused": 0, "computed": 0}}
     checkpoint, steps, seconds = None, 0, 0.0
     if unit.pretrain:
         subset = np.load(unit.subset) if unit.subset is not None else None
-        done = is_done(pretrain_dir(Path(root), proto, stages, subset=subset, seed=unit.seed))
-        counts["pretrain"]["reused" if done else "computed"] += 1
         result = pretrain(Path(root), proto, stages, subset=subset, seed=unit.seed,
-                          progress=lambda f, m="": say(f"pretrain {unit.selector} R={unit.ratio_target:g} s{unit.seed} {m}", f))
+                          progress=lambda f, m="": say(f, f"pretrain {unit.selector} R={unit.ratio_target:g} s{unit.seed} {m}"))
+        counts["pretrain"]["reused" if result.reused else "computed"] += 1
         checkpoint, steps, seconds = result.checkpoint, int(result.steps), float(result.seconds)
     for task in resolve_tasks(read_manifest(Path(root)), proto, tasks, Path(root)):
         done = is_done(finetuned_dir(Path(root), proto, stages, checkpoint=checkpoint, task=task, seed=unit.seed))
         counts["evaluate"]["reused" if done else "computed"] += 1
     rows = evaluate(Path(root), proto, stages, checkpoint=checkpoint, seed=unit.seed, tasks=tasks,
-                    progress=lambda f, m="": say(f"evaluate {unit.selector} R={unit.ratio_target:g} s{unit.seed} {m}", f))
+                    progress=lambda f, m="": say(f, f"evaluate {unit.selector} R={unit.ratio_target:g} s{unit.seed} {m}"))
     out: dict[str, Any] = {"rows": rows, "pretrain_steps": steps, "pretrain_seconds": seconds, "counts": counts}
     if cross:
-        from delbench.train.crossdata import cross_dataset
+        from delbench.evaluate.crossdata import cross_dataset
 
         out["cross"] = cross_dataset(Path(root), proto, stages, checkpoint=checkpoint, seed=unit.seed, tasks=tasks).to_dict("records")
     return out
 
 
-def execute(units: list[Unit], config: CompareConfig, protocol: Any, root: Path, tasks: list[str] | None,
+def execute(units: list[Unit], config: CompareConfig, root: Path, tasks: list[str] | None,
             progress: Progress, done: Callable[[Unit], None]) -> dict[Unit, dict[str, Any]]:
     """Run units in-process (jobs=1) or in ``jobs`` worker processes; each trains single-threaded
     (``DELBENCH_THREADS``), so results do not depend on ``jobs``. An interruption stops the workers at
     once (``delbench.compare.workers``); a rerun resumes from the cache and the last checkpoints."""
     out: dict[Unit, dict[str, Any]] = {}
-    args = (str(root), protocol.to_dict(), str(config.cache_dir()))
+    args = (str(root), config.protocol, str(config.cache_dir()))
     if config.jobs <= 1:
         for unit in units:
-            out[unit] = run_unit(*args, unit, tasks, config.cross, progress=progress)
+            try:
+                out[unit] = run_unit(*args, unit, tasks, config.cross, progress=progress)
+            except MemoryError:
+                raise UnitsLost(out, [(unit, "ran out of memory")]) from None
             done(unit)
         return out
-    from delbench.compare.workers import worker_pool
+    from delbench.compare.workers import WorkerDied, worker_pool
 
-    with worker_pool(config.jobs) as pool:
-        futures = {pool.submit(run_unit, *args, u, tasks, config.cross): u for u in units}
-        for fut in as_completed(futures):
-            out[futures[fut]] = fut.result()
-            done(futures[fut])
+    finished: set[int] = set()
+    futures: dict[Any, int] = {}
+    try:
+        with worker_pool(config.jobs, finished) as pool:
+            futures = {pool.submit(i, run_unit, *args, u, tasks, config.cross): i for i, u in enumerate(units)}
+            for fut in as_completed(futures):
+                unit = units[futures[fut]]
+                try:
+                    out[unit] = fut.result()
+                except MemoryError:
+                    raise UnitsLost(out, [(unit, "ran out of memory")]) from None
+                finished.add(futures[fut])
+                done(unit)
+    except WorkerDied as died:
+        for fut, i in futures.items():  # units that finished while the pool broke
+            if units[i] not in out and fut.done() and not fut.cancelled() and fut.exception() is None:
+                out[units[i]] = fut.result()
+        raise UnitsLost(out, [(units[i], _ended(code)) for i, code in died.jobs if units[i] not in out]) from None
     return out
+
+
+class UnitsLost(Exception):
+    """Units that did not finish (with why), and the outcome of those that did."""
+
+    def __init__(self, finished: dict[Unit, dict[str, Any]], lost: list[tuple[Unit, str]]) -> None:
+        super().__init__("units lost")
+        self.finished, self.lost = finished, lost
+
+    def message(self, run_dir: Path) -> str:
+        names = " and ".join(f"{u.selector} R={u.ratio_target:g} seed {u.seed} ({why})" for u, why in self.lost)
+        what = f"while running unit {names}" if names else "between units (killed, or out of memory)"
+        kept = (f"the {len(self.finished)} finished unit(s) are kept in {RunDir(run_dir).results} and the cache"
+                if self.finished else "no unit had finished; finished stages are in the cache")
+        return f"compare: a worker ended abruptly {what}; {kept}; rerun the same command to resume"
+
+
+def _ended(code: int | None) -> str:
+    """How a worker ended, from its exit code."""
+    import signal
+
+    if code is None:
+        return "killed, or out of memory"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"{name}: killed, or out of memory" if -code == signal.SIGKILL else f"ended by {name}"
+    return f"exit code {code}"
 
 
 def run_compare(config: CompareConfig, progress: Progress | None = None,
@@ -164,24 +207,24 @@ def run_compare(config: CompareConfig, progress: Progress | None = None,
     """Run the comparison and write the run directory; returns its path. Every option is checked
     (``check_config``) before any work, and the run directory is created only after that.
 
-    The run holds the directory's lock (``delbench.compare.rundir``) and adds its rows to what the
+    The run holds the directory's lock (``delbench.store.rundir``) and adds its rows to what the
     directory already holds when that is the same study, or refuses before any work when it is not.
     With ``keep``, the lock stays held until that stack closes (to render tables under it)."""
     with contextlib.ExitStack() as local:
-        return _run_compare(config, say=progress or (lambda message, fraction: None), on_total=on_total,
+        return _run_compare(config, say=progress or no_progress, on_total=on_total,
                             done=done or (lambda u: None), stack=keep if keep is not None else local)
 
 
 def _run_compare(config: CompareConfig, say: Progress, on_total: Callable[[int], None] | None,
                  done: Callable[[Unit], None], stack: contextlib.ExitStack) -> Path:
-    from delbench.compare import rundir
+    from delbench.store import rundir
     from delbench.compare.plan import check_config
     from delbench.compare.results import write_results
-    from delbench.train.embed import embed_pool
+    from delbench.embed.stage import embed_pool
 
     checked = check_config(config)
     config = replace(config, params=checked.params)
-    protocol, ratios, seeds = checked.protocol, checked.ratios, checked.seeds
+    protocol, ratios, seeds = config.protocol, checked.ratios, checked.seeds
     tasks = list(checked.tasks) if checked.tasks else None
     run_dir = config.run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -191,27 +234,36 @@ def _run_compare(config: CompareConfig, say: Progress, on_total: Callable[[int],
     rundir.check_params(run_dir, previous, checked.filled)
     started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     start = time.perf_counter()
-    root = ensure_data(config, protocol, say)
-    manifest_sha = sha256_file(root / "manifest.parquet")
+    root = ensure_data(config, say)
+    manifest_sha = sha256_file(manifest_path(root))
     rundir.check_data(run_dir, previous, root, manifest_sha)
-    say("embedding the pool", 0.0)
+    say(0.0, "embedding the pool")
     embeddings = embed_pool(root, protocol, config.cache_dir() / "stages",
-                            progress=lambda f, m="": say(f"embed {m}", f))
+                            progress=lambda f, m="": say(f, f"embed {m}"))
     counts: dict[str, dict[str, int]] = {}
-    units = select_all(config, root, embeddings, ratios, seeds, run_dir, say, counts)
+    units = select_all(config, checked.entries, root, embeddings, ratios, seeds, RunDir(run_dir), say, counts)
     if on_total:
         on_total(len(units))
-    outcome = execute(units, config, protocol, root, tasks, say, done)
-    for got in outcome.values():
-        for stage, tally in got["counts"].items():
-            for kind, n in tally.items():
-                counts.setdefault(stage, {"reused": 0, "computed": 0})[kind] += n
-    write_results(run_dir, protocol, units, outcome, previous=previous, extra={
-        "selectors": list(config.selectors), "ratios": list(ratios), "seeds": list(seeds), "tasks": tasks,
-        "params": checked.filled, "overrides": dict(config.overrides), "data_root": str(root),
-        "manifest_sha256": manifest_sha, "embeddings": str(embeddings), "cross": config.cross,
-        "stages": counts, "started": started, "wall_seconds": time.perf_counter() - start,
-        # as given on the command line, so the report can print the command that reproduces the run
-        "protocol_arg": str(config.protocol), "data_arg": str(config.data) if config.data else None,
-    })
+
+    def record(outcome: dict[Unit, dict[str, Any]]) -> None:
+        for got in outcome.values():
+            for stage, tally in got["counts"].items():
+                for kind, n in tally.items():
+                    counts.setdefault(stage, {"reused": 0, "computed": 0})[kind] += n
+        write_results(run_dir, protocol, [u for u in units if u in outcome], outcome, previous=previous, extra={
+            "selectors": list(config.selectors), "ratios": list(ratios), "seeds": list(seeds), "tasks": tasks,
+            "params": checked.filled, "overrides": dict(config.overrides), "data_root": str(root),
+            "manifest_sha256": manifest_sha, "embeddings": str(embeddings), "cross": config.cross,
+            "stages": counts, "started": started, "wall_seconds": time.perf_counter() - start,
+            # as given on the command line, so the report can print the command that reproduces the run
+            "protocol_arg": protocol.cli_name(), "data_arg": str(config.data) if config.data else None,
+        })
+
+    try:
+        outcome = execute(units, config, root, tasks, say, done)
+    except UnitsLost as lost:
+        if lost.finished:  # kept in the run directory too, so its tables show what was done
+            record(lost.finished)
+        raise DelbenchError(lost.message(run_dir)) from None
+    record(outcome)
     return run_dir

@@ -1,5 +1,5 @@
 """The one image decoder: every reader of a dataset root (import, verify, training arrays, selectors'
-image loader, torch datasets, preview, plant) turns a file into 8-bit pixels here, so a file means
+image loader, preview, plant, report galleries) turns a file into 8-bit pixels here, so a file means
 the same thing everywhere.
 
 16-bit greyscale files (PNG/TIFF, Pillow modes ``I;16*`` and ``I``) are scaled to 8 bits by their
@@ -78,6 +78,26 @@ def read_mask(path: Path | bytes) -> Any:
     import numpy as np
 
     return np.asarray(to_mask(open_image(path)))
+
+
+def resized_rgb(path: Path, size: int) -> Any:
+    """The image at ``path`` as uint8 [size, size, 3], resized bilinearly."""
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(to_rgb(open_image(path)).resize((size, size), Image.BILINEAR))
+
+
+def resized_mask(path: Path, size: int) -> Any:
+    """The mask at ``path`` as uint8 [size, size] in {0, 1}: resized bilinearly, then thresholded at
+    the middle, so a lossy (JPEG) mask's rim and the resampled edge fall to the nearer class."""
+    import numpy as np
+    from PIL import Image
+
+    im = to_mask(open_image(path))
+    if im.getextrema()[1] == 1:  # a 0/1 mask: stretched to 0/255 so one threshold reads both
+        im = im.point(lambda v: v * 255)
+    return (np.asarray(im.resize((size, size), Image.BILINEAR)) > 127).astype(np.uint8)
 
 
 def _eight_bit(im: Any, *, keep_small: bool) -> Any:

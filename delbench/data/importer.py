@@ -1,9 +1,11 @@
 """Import a real dataset from its published layout into a dataset root with a manifest.
 
-The output root holds ``images/<format>/<path in the release>`` (copied or linked),
-``masks/<format>/<path in the release>.png`` (always written: single-channel 0/255 PNG),
-``manifest.parquet``, ``import.json`` (what was imported, how) and, with ``skip_bad``,
-``import-report.json``/``.csv`` (what was left out and why).
+The output root holds ``images/<source>/<path in the release>`` (copied or linked),
+``masks/<source>/<path in the release>.png`` (always written: single-channel 0/255 PNG),
+``manifest.parquet``, ``import.json`` (what was imported, how), with ``skip_bad``
+``import-report.json``/``.csv`` (what was left out and why), and ``leaks.csv`` when a pool image is
+or resembles a val or test image (``delbench.data.leaks``). ``<source>`` is the format's name, or
+for the generic ``folder`` format the source folder's name (``source=`` overrides either).
 
 Everything is built in a temporary folder beside the output and renamed into place at the end, so
 a failed import leaves the output as it was.
@@ -11,15 +13,18 @@ a failed import leaves the output as it was.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from delbench.atomic import atomic_dir, sha256_file, write_json
+from delbench.store.atomic import atomic_dir, sha256_file, write_json
 from delbench.data.adapters.base import Item
-from delbench.data.checks import MASK_TOLERANCE, BadFile, binarise, image_size, mask_values
+from delbench.data.checks import MASK_TOLERANCE, BadFile, binarise, mask_values
+from delbench.data.decode import open_image, to_rgb
+from delbench.data.leaks import Leak
 from delbench.data.manifest import IMPORT_SIDECAR, MANIFEST_NAME, is_inside, read_manifest, write_manifest
 from delbench.data.splits import SPLIT_RATIOS, SPLIT_SALT, assign_splits
 from delbench.errors import DelbenchError
@@ -53,6 +58,13 @@ class ImportResult:
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     report: Path | None = None
+    source: str = ""  # the name in the ``source`` column and in the ids
+    empty: dict[str, tuple[int, int]] = field(default_factory=dict)  # task -> (empty test masks, test images)
+    leaks: list[Leak] = field(default_factory=list)
+    leak_report: Path | None = None
+
+
+SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
 def import_dataset(
@@ -67,6 +79,9 @@ def import_dataset(
     merge: bool = False,
     mask_tolerance: float = MASK_TOLERANCE,
     workers: int | None = None,
+    source: str | None = None,
+    leaks: str = "refuse",
+    pool_from_task: tuple[str, ...] = (),
     **options: Any,
 ) -> ImportResult:
     """Scan ``src`` with the adapter registered as ``fmt`` and write a dataset root at ``out``.
@@ -74,15 +89,24 @@ def import_dataset(
     ``options`` go to the adapter (``--option k=v``). An existing non-empty ``out`` is refused
     unless ``force`` (replace it) or ``merge`` (add these rows to its manifest; ids must not
     clash). Bad inputs raise ``DelbenchError`` naming the file, unless ``skip_bad``.
+    ``source`` names the rows' ``source`` (and id prefix); ``pool_from_task`` (``TASK[:train]``)
+    adds a task's train images to the pool; ``leaks`` says what to do with a pool image that is a
+    val or test image (``delbench.data.leaks``).
     """
-    from delbench.plugins import get_plugins
+    from delbench.data.leaks import check_policy
+    from delbench.data.pool_from import parse
+    from delbench.plugin.manager import get_plugins
 
     if mode not in MODES:
         raise DelbenchError(f"import: mode {mode!r} not understood; use copy or link")
     if force and merge:
         raise DelbenchError("import: --force replaces the output and --merge adds to it; pass only one")
+    check_policy(leaks)
+    for spec in pool_from_task:
+        parse(spec)
     src, out = Path(src), Path(out)
     adapter = get_plugins().datasets.get(fmt).create(**options)
+    name = _source_name(fmt, source, adapter, src)
     _check_out(src, out, force=force, merge=merge)
     scan = adapter.scan(src)
     root = Path(scan.root).resolve()
@@ -91,7 +115,7 @@ def import_dataset(
         raise DelbenchError(f"{fmt}: no images found under {src}; is this the right folder and format?")
 
     skipped: list[Skipped] = []
-    candidates = _screen(fmt, root, items, skipped)
+    candidates = _screen(name, root, items, skipped)
     skipped = [replace(s, base=str(root)) for s in skipped]
     if skipped and not skip_bad:
         raise DelbenchError(_refusal(skipped[0]))
@@ -101,7 +125,7 @@ def import_dataset(
     with atomic_dir(out) as tmp:
         old = _start_from(out, tmp) if merge else None
         with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1)) as pool:
-            work = lambda c: _process(fmt, root, c[0], c[1], tmp, mode, mask_tolerance)  # noqa: E731
+            work = lambda c: _process(name, root, c[0], c[1], tmp, mode, mask_tolerance)  # noqa: E731
             for res in pool.map(work, candidates):
                 if isinstance(res, Skipped):
                     res = replace(res, base=str(root))
@@ -113,15 +137,43 @@ def import_dataset(
                     rows.append(res)
         if not rows:
             raise DelbenchError(f"{fmt}: every image under {src} was bad ({len(skipped)}); nothing to import")
+        empty = {r["id"] for r in rows if r.pop("_empty")}
         frame = _frame(rows)
         if old is not None:
             frame = _merge(old, frame, out)
+        frame, found, leak_report = _guard_leaks(tmp, frame, leaks, pool_from_task, workers)
         write_manifest(tmp, frame)
         report = _write_report(tmp, skipped) if skipped else None
-        _write_sidecar(tmp, fmt, src, root, mode, options, frame, len(rows), skipped, merge)
-    result = _summary(Path(out), fmt, frame, len(rows), skipped, scan.notes)
+        _write_sidecar(tmp, fmt, src, root, mode, options, frame, len(rows), skipped, merge,
+                       {"source_name": name, "leaks": leaks, "pool_from_task": list(pool_from_task)})
+    result = _summary(Path(out), fmt, name, frame, len(rows), skipped, scan.notes, empty)
     result.report = Path(out) / report.name if report else None
+    result.leaks, result.leak_report = found, Path(out) / leak_report.name if leak_report else None
     return result
+
+
+def _source_name(fmt: str, source: str | None, adapter: Any, src: Path) -> str:
+    """The rows' ``source``: ``source``, else the adapter's default for ``src`` (a folder's name), else
+    the format."""
+    default = getattr(adapter, "default_source", None)
+    name = source or (default(src) if default else None) or fmt
+    if not SOURCE_NAME.match(name):
+        raise DelbenchError(f"import: source name {name!r} must be lower-case letters, digits, '.', '_' or '-' "
+                            "(starting with a letter or digit); pass --source NAME")
+    return name
+
+
+def _guard_leaks(tmp: Path, frame: Any, policy: str, pool_from_task: tuple[str, ...],
+                 workers: int | None) -> tuple[Any, list[Leak], Path | None]:
+    from delbench.data.leaks import guard, prune_files, write_report
+    from delbench.data.pool_from import add_pool_rows
+
+    if pool_from_task:
+        frame = add_pool_rows(frame, pool_from_task)
+    kept, found = guard(tmp, frame, policy, command="import", workers=workers)
+    if len(kept) != len(frame):
+        prune_files(tmp, frame, kept)
+    return kept, found, write_report(tmp, found, policy) if found else None
 
 
 def _refusal(bad: Skipped) -> str:
@@ -190,13 +242,18 @@ def _inside(root: Path, rel: str) -> bool:
     return (root / rel).resolve().is_relative_to(root)
 
 
-def _process(fmt: str, root: Path, rid: str, item: Item, tmp: Path, mode: str, tolerance: float) -> dict[str, Any] | Skipped:
-    """Check one item and write its files into ``tmp``; a bad item comes back as ``Skipped``."""
+def _process(source: str, root: Path, rid: str, item: Item, tmp: Path, mode: str, tolerance: float) -> dict[str, Any] | Skipped:
+    """Check one item and write its files into ``tmp`` under ``source``; a bad item comes back as
+    ``Skipped``."""
     from PIL import Image
+
+    from delbench.data.nearhash import base_hash
 
     src_img = root / item.path
     try:
-        width, height = image_size(src_img)
+        im = open_image(src_img)
+        rgb = to_rgb(im)  # refuses pixel formats the readers cannot scale (float, 32-bit)
+        width, height = im.size
     except BadFile as exc:
         if exc.kind == "unsupported":
             return Skipped(item.path, rid, "unsupported-image", f"unsupported image: {exc}")
@@ -214,25 +271,25 @@ def _process(fmt: str, root: Path, rid: str, item: Item, tmp: Path, mode: str, t
         except BadFile as exc:
             kind = {"corrupt": "corrupt-mask", "unsupported": "unsupported-mask"}.get(exc.kind, exc.kind)
             return Skipped(item.mask, rid, kind, str(exc))
-    dest = tmp / "images" / fmt / item.path
+    dest = tmp / "images" / source / item.path
     dest.parent.mkdir(parents=True, exist_ok=True)
     if mode == "link":
         os.symlink(src_img.resolve(), dest)
     else:
         shutil.copyfile(src_img, dest)
     if fg is not None:
-        mask_rel = f"masks/{fmt}/{PurePosixPath(item.path).with_suffix('.png')}"
+        mask_rel = f"masks/{source}/{PurePosixPath(item.path).with_suffix('.png')}"
         mdest = tmp / mask_rel
         mdest.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(fg.astype("uint8") * 255, mode="L").save(mdest, format="PNG")
         mask_sha = sha256_file(mdest)
     return {
         "id": rid,
-        "path": f"images/{fmt}/{item.path}",
+        "path": f"images/{source}/{item.path}",
         "sha256": sha256_file(src_img),
         "width": width,
         "height": height,
-        "source": fmt,
+        "source": source,
         "center": item.center,
         "video": item.video,
         "frame": item.frame,
@@ -241,7 +298,9 @@ def _process(fmt: str, root: Path, rid: str, item: Item, tmp: Path, mode: str, t
         "mask_path": mask_rel,
         "mask_sha256": mask_sha,
         "label": item.label,
+        "phash": base_hash(rgb),
         "_fixed_split": item.split,
+        "_empty": fg is not None and not fg.any(),
     }
 
 
@@ -291,8 +350,8 @@ def _merge(old: Any, new: Any, out: Path) -> Any:
     clash = sorted(set(old["id"]) & set(new["id"]))
     if clash:
         raise DelbenchError(
-            f"import: id {clash[0]!r} is already in {out} ({len(clash)} clashes; was this format imported before?); "
-            f"use --force to replace the root"
+            f"import: id {clash[0]!r} is already in {out} ({len(clash)} clashes; was this source imported before?); "
+            f"use --force to replace the root, or --source NAME to import it under another name"
         )
     if not hasattr(new, "columns"):
         return old
@@ -316,7 +375,7 @@ def _write_report(tmp: Path, skipped: list[Skipped]) -> Path:
 
 def _write_sidecar(
     tmp: Path, fmt: str, src: Path, root: Path, mode: str, options: dict[str, Any], frame: Any, n: int,
-    skipped: list[Skipped], merge: bool,
+    skipped: list[Skipped], merge: bool, more: dict[str, Any],
 ) -> None:
     import json
 
@@ -338,16 +397,21 @@ def _write_sidecar(
         "delbench": __version__,
         "split_ratios": dict(SPLIT_RATIOS),
         "split_salt": SPLIT_SALT,
+        **more,
     }
     write_json(side, {"imports": previous + [entry], "rows_total": int(len(frame))})
 
 
-def _summary(out: Path, fmt: str, frame: Any, n: int, skipped: list[Skipped], notes: list[str]) -> ImportResult:
-    mine = frame[frame["source"] == fmt]
+def _summary(out: Path, fmt: str, name: str, frame: Any, n: int, skipped: list[Skipped], notes: list[str],
+             empty: set[str]) -> ImportResult:
+    mine = frame[frame["source"] == name]
     tasks: dict[str, dict[str, int]] = {}
     for (task, split), count in mine[mine["role"] == "task"].groupby(["task", "split"]).size().items():
         tasks.setdefault(str(task), {})[str(split)] = int(count)
+    test = mine[(mine["role"] == "task") & (mine["split"] == "test")]
+    shares = {str(t): (int(g["id"].isin(empty).sum()), len(g)) for t, g in test.groupby("task")}
     return ImportResult(
-        root=out, format=fmt, rows=n, pool=int((mine["role"] == "pool").sum()), tasks=tasks, skipped=skipped, notes=list(notes)
+        root=out, format=fmt, rows=n, pool=int((mine["role"] == "pool").sum()), tasks=tasks, skipped=skipped,
+        notes=list(notes), source=name, empty=shares,
     )
 

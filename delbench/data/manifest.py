@@ -16,7 +16,7 @@ import stat
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
-from delbench.atomic import atomic_path, sha256_file
+from delbench.store.atomic import atomic_path, sha256_file
 from delbench.errors import DelbenchError
 
 MANIFEST_NAME = "manifest.parquet"
@@ -180,7 +180,7 @@ def escaping_links(root: Path, frame: "Any") -> Iterator[tuple[str, str, str, st
 
 
 def _link_sources(root: Path) -> dict[str, list[Path]]:
-    """Format -> the real source folders of the root's ``--link`` imports, from ``import.json``."""
+    """Source name -> the real source folders of the root's ``--link`` imports, from ``import.json``."""
     side = root / IMPORT_SIDECAR
     try:
         imports = json.loads(side.read_text()).get("imports", []) if side.is_file() else []
@@ -191,7 +191,8 @@ def _link_sources(root: Path) -> dict[str, list[Path]]:
         if isinstance(entry, dict) and entry.get("mode") == "link":
             for key in ("source", "root"):
                 if isinstance(entry.get(key), str):
-                    out.setdefault(str(entry.get("format")), []).append(Path(os.path.realpath(entry[key])))
+                    name = entry.get("source_name") or entry.get("format")
+                    out.setdefault(str(name), []).append(Path(os.path.realpath(entry[key])))
     return out
 
 

@@ -23,12 +23,13 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from delbench.data.manifest import COLUMNS, MANIFEST_NAME, check, is_inside, manifest_sha256, pool_rows, read_manifest
 from delbench.errors import DelbenchError
+from delbench.progress import Progress
 
 PLANT_VERSION = 1
 INFO_NAME = "plant.json"
@@ -38,7 +39,6 @@ POOL_DIR = "pool"
 NO_ANATOMY = ("blank", "pattern")
 _ROLES, _PIXELS = 0, 1  # generator streams: who plays which role, then each frame's pixels
 
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -97,11 +97,11 @@ def plant(
 
     An existing non-empty ``out`` is refused unless ``force``; ``out`` may never be ``src``, inside
     it or around it. The same ``src``, fractions and ``seed`` give byte-identical files and manifest,
-    whatever ``workers`` (threads, default up to 4 CPUs). ``progress(done, total)`` counts files.
+    whatever ``workers`` (threads, default up to 4 CPUs). ``progress(fraction, "done/total files")`` counts files.
     """
     import pandas as pd
 
-    from delbench.atomic import atomic_dir, write_json
+    from delbench.store.atomic import atomic_dir, write_json
     from delbench.data.manifest import task_rows, write_manifest
 
     check_fractions(disrupt, duplicates)
@@ -142,11 +142,11 @@ def plant(
                     made.append(res)
                     done += 1
                     if progress is not None:
-                        progress(done, total)
+                        progress(done / total, f"{done}/{total} files")
                 for _ in ex.map(lambda r: _copy_task(root, tmp, r), tasks.to_dict("records")):
                     done += 1
                     if progress is not None:
-                        progress(done, total)
+                        progress(done / total, f"{done}/{total} files")
             except BaseException:
                 ex.shutdown(wait=True, cancel_futures=True)
                 raise
@@ -292,7 +292,8 @@ def _pool_frame(pool: Any, items: list[_Item], ids: list[str], made: list[tuple[
     out["width"] = [m[1] for m in made]
     out["height"] = [m[2] for m in made]
     out["role"] = "pool"
-    for col in ("task", "split", "mask_path", "mask_sha256"):
+    # the planted files are new pixels: the source's perceptual hash no longer describes them
+    for col in ("task", "split", "mask_path", "mask_sha256") + (("phash",) if "phash" in out.columns else ()):
         out[col] = null
     quality = [it.quality for it in items]
     out["gt_quality"] = pd.array(quality, dtype="string")

@@ -32,7 +32,7 @@ def preview(root: str | Path, out: str | Path, columns: int = 8, thumb: float = 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from delbench.atomic import atomic_path
+    from delbench.store.atomic import atomic_path
     from delbench.data.manifest import pool_rows, read_manifest, task_rows
 
     root = Path(root)

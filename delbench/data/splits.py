@@ -29,16 +29,18 @@ def assign_splits(
     ``strata`` (e.g. task and centre) are split separately so each keeps the ratios; rows sharing a
     ``group`` (e.g. frames of one video) land in the same split so near-duplicates never straddle
     train and test. ``fixed`` carries a published split: ``test`` is kept, ``train`` is divided
-    into train and val at the train:val ratio.
+    into train and val at the train:val ratio — unless the release also publishes a ``val`` split,
+    in which case all three are kept as published.
     """
     n = len(ids)
     groups = groups if groups is not None else [None] * n
     fixed = fixed if fixed is not None else [None] * n
+    keep_all = "val" in fixed
     out: list[str | None] = [None] * n
     buckets: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for i in range(n):
-        if fixed[i] == "test":
-            out[i] = "test"
+        if fixed[i] == "test" or (keep_all and fixed[i] in ("train", "val")):
+            out[i] = fixed[i]
             continue
         pool = "train-only" if fixed[i] == "train" else "all"
         unit = f"g:{groups[i]}" if groups[i] else f"i:{ids[i]}"

@@ -14,12 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from delbench.compare.rundir import RESULT_KEY
+from delbench.store.rundir import RESULT_KEY
 from delbench.errors import DelbenchError
+from delbench.store.rundir import RunDir
 
 # What a unit's result is: two runs agree on a unit when these are equal. Timings describe the
 # machine, not the result, and may differ.
-SCORES = ["ratio_achieved", "miou", "miou_dataset", "dice", "del", "normdel", "pretrain_steps", "kept_bytes"]
+SCORES = ["ratio_achieved", "miou", "miou_all", "miou_dataset", "dice", "empty_share", "del", "normdel",
+          "pretrain_steps", "kept_bytes"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class Run:
 
     @property
     def run_json(self) -> Path:
-        return self.path / "run.json"
+        return RunDir(self.path).run_json
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,10 @@ class Conflict:
 
 
 def read_run(path: Path) -> Run:
-    from delbench.compare.results import COLUMNS, RESULTS
+    from delbench.compare.results import COLUMNS
 
     path = Path(path)
-    info_path, results_path = path / "run.json", path / RESULTS
+    info_path, results_path = RunDir(path).run_json, RunDir(path).results
     if not path.is_dir():
         raise DelbenchError(f"{path}: not a directory; give run directories written by `delbench compare`")
     for needed in (info_path, results_path):

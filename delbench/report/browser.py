@@ -46,7 +46,7 @@ def page(executable: str, width: int = 1280, height: int = 900) -> Iterator[Any]
 
 def screenshot(html: Path, png: Path, width: int = 1280, height: int = 900, full_page: bool = False) -> Path:
     """Open ``html`` and save what the browser shows as ``png``."""
-    from delbench.atomic import atomic_path
+    from delbench.store.atomic import atomic_path
 
     executable = find_chromium()
     if executable is None:

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from delbench.report.stats import REFERENCES, summary
+from delbench.score.stats import REFERENCES, summary
 from delbench.report.tables import Grid, to_markdown
 
 WIDTH = 80

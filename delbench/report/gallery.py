@@ -7,27 +7,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from delbench.report.plots import _pyplot, save
+from delbench.report.plots import pyplot, save
 
 
 def gallery(root: Path, pool: pd.DataFrame, kept: np.ndarray, reasons: pd.DataFrame, title: str,
             stem: Path, per_row: int = 8, seed: int = 0) -> list[Path]:
     """One row of sample images per removal reason, then a row of kept images."""
-    from PIL import Image
+    from delbench.data.decode import read_rgb
 
     rng = np.random.default_rng(seed)
     groups = [(f"removed: {r}", g["index"].to_numpy()) for r, g in reasons.groupby("reason", sort=True)]
     groups.append(("kept", np.asarray(kept)))
     groups = [(label, idx) for label, idx in groups if len(idx)]
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(groups), per_row, figsize=(per_row * 1.1, len(groups) * 1.25), squeeze=False)
     for row, (label, idx) in zip(axes, groups):
         pick = np.sort(rng.choice(idx, size=min(per_row, len(idx)), replace=False))
         for ax in row:
             ax.axis("off")
         for ax, i in zip(row, pick):
-            with Image.open(root / pool["path"].iloc[int(i)]) as im:
-                ax.imshow(np.asarray(im.convert("RGB")))
+            ax.imshow(read_rgb(root / pool["path"].iloc[int(i)]))
         row[0].set_title(f"{label} ({len(idx)})", loc="left", fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from delbench.atomic import atomic_path
+from delbench.store.atomic import atomic_path
 from delbench.report.tables import Grid
 
 # A cell sorts by its leading number ("62.3 ± 1.2" by 62.3, "2/0/1" by its wins, "77%" by 77); a cell

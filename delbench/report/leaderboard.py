@@ -11,7 +11,7 @@ import pandas as pd
 
 from delbench import __version__
 from delbench.report.board import Conflict
-from delbench.report.stats import REFERENCES, aggregate, summary
+from delbench.score.stats import REFERENCES, aggregate, summary
 from delbench.report.tables import Grid, to_markdown
 
 REFERENCE = "random"
@@ -161,7 +161,7 @@ def html(board: pd.DataFrame, results: pd.DataFrame, meta: dict[str, Any], confl
 def write_board(board: pd.DataFrame, results: pd.DataFrame, meta: dict[str, Any], conflicts: list[Conflict],
                 out: Path) -> list[Path]:
     """Render all three files first, then write each atomically: a failure leaves none half-written."""
-    from delbench.atomic import atomic_path
+    from delbench.store.atomic import atomic_path
 
     texts = {
         FILES[0]: markdown(board, results, meta, conflicts),

@@ -7,11 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from delbench.atomic import atomic_path
-from delbench.report.stats import aggregate
+from delbench.store.atomic import atomic_path
+from delbench.score.stats import aggregate
+from delbench.references import FULL, REFERENCES, SCRATCH
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend: runs have no display."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -33,7 +35,7 @@ def save(fig: "object", stem: Path) -> list[Path]:
 
 def ratio_curves(results: pd.DataFrame, out_dir: Path) -> list[Path]:
     """mIoU and NormDEL vs retained ratio, one panel per task, one line per selector, mean ± 95% CI."""
-    plt = _pyplot()
+    plt = pyplot()
     agg = aggregate(results)
     tasks = sorted(agg["task"].unique())
     written = []
@@ -41,14 +43,14 @@ def ratio_curves(results: pd.DataFrame, out_dir: Path) -> list[Path]:
         fig, axes = plt.subplots(1, len(tasks), figsize=(3.6 * len(tasks), 3.2), squeeze=False)
         for ax, task in zip(axes[0], tasks):
             part = agg[agg["task"] == task]
-            for sel, g in part[~part["selector"].isin(["full", "scratch"])].groupby("selector", sort=True):
-                full = part[part["selector"] == "full"]
+            for sel, g in part[~part["selector"].isin(REFERENCES)].groupby("selector", sort=True):
+                full = part[part["selector"] == FULL]
                 g = pd.concat([g, full]).sort_values("ratio_achieved") if metric == "miou" else g.sort_values("ratio_achieved")
                 x, y = g["ratio_achieved"].to_numpy(), g[f"{metric}_mean"].to_numpy() * 100
                 ci = np.nan_to_num(g[f"{metric}_ci"].to_numpy() * 100)
                 (line,) = ax.plot(x, y, marker="o", label=sel)
                 ax.fill_between(x, y - ci, y + ci, color=line.get_color(), alpha=0.15)
-            for ref, style in (("full", "--"), ("scratch", ":")):
+            for ref, style in ((FULL, "--"), (SCRATCH, ":")):
                 r = part[part["selector"] == ref]
                 if len(r):
                     ax.axhline(float(r[f"{metric}_mean"].iloc[0]) * 100, color="grey", linestyle=style, label=ref)
@@ -66,7 +68,7 @@ def ratio_curves(results: pd.DataFrame, out_dir: Path) -> list[Path]:
 
 def cross_heatmaps(cross: pd.DataFrame, out_dir: Path) -> list[Path]:
     """One heatmap per (selector, ratio): rows = fine-tuned on, columns = tested on, mIoU x100."""
-    plt = _pyplot()
+    plt = pyplot()
     written = []
     for (sel, ratio), g in cross.groupby(["selector", "ratio_target"], sort=True):
         mat = g.groupby(["train_task", "test_task"])["miou"].mean().unstack("test_task").sort_index().sort_index(axis=1)

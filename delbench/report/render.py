@@ -2,17 +2,17 @@
 tables (Markdown, LaTeX), plots (PNG, SVG), removal galleries and the ground-truth removal table."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from delbench.atomic import atomic_path
-from delbench.compare.results import CROSS, read_results
-from delbench.subset import subset_paths
+from delbench.store.atomic import atomic_path
+from delbench.compare.results import read_results
 from delbench.report import tables as T
+from delbench.select.subset import subset_paths
+from delbench.store.rundir import RunDir
 
 
 def _write(path: Path, text: str) -> None:
@@ -28,7 +28,7 @@ def _pool(info: dict[str, Any]) -> pd.DataFrame | None:
     return pool_rows(read_manifest(root)) if root.name and manifest_path(root).is_file() else None
 
 
-def removal_table(run_dir: Path, info: dict[str, Any], pool: pd.DataFrame | None) -> T.Grid | None:
+def removal_table(run_dir: RunDir, info: dict[str, Any], pool: pd.DataFrame | None) -> T.Grid | None:
     """On data with ground truth: what each selector removed, by quality type and near-duplicate group."""
     from delbench.report.gallery import removal_by_truth
 
@@ -37,7 +37,7 @@ def removal_table(run_dir: Path, info: dict[str, Any], pool: pd.DataFrame | None
     columns = {}
     for sel in info["selectors"]:
         for r in (r for r in info["ratios"] if r < 1.0):
-            path = run_dir / "subsets" / sel / f"seed{info['seeds'][0]}" / f"r{r:g}.npy"
+            path = run_dir.subset(sel, info["seeds"][0], r)
             if path.is_file():
                 columns[f"{sel} R={r:g}"] = removal_by_truth(pool, np.load(path))
     if not columns:
@@ -46,10 +46,10 @@ def removal_table(run_dir: Path, info: dict[str, Any], pool: pd.DataFrame | None
     frame = pd.DataFrame(columns)
     body = [[str(idx)] + [f"{100 * v:.0f}%" for v in row] for idx, row in zip(frame.index, frame.to_numpy())]
     return T.Grid(f"Removed by ground-truth type (share of pool frames; seed {info['seeds'][0]})",
-                  ["removed share of"] + list(frame.columns), body, set())
+                  ["removed share of"] + list(frame.columns), body, set(), slug="removal")
 
 
-def galleries(run_dir: Path, info: dict[str, Any], pool: pd.DataFrame | None) -> list[Path]:
+def galleries(run_dir: RunDir, info: dict[str, Any], pool: pd.DataFrame | None) -> list[Path]:
     from delbench.report.gallery import gallery
 
     if pool is None:
@@ -59,7 +59,7 @@ def galleries(run_dir: Path, info: dict[str, Any], pool: pd.DataFrame | None) ->
     seed = info["seeds"][0]
     out = []
     for sel in info["selectors"]:
-        npy = run_dir / "subsets" / sel / f"seed{seed}" / f"r{ratio:g}.npy"
+        npy = run_dir.subset(sel, seed, ratio)
         if not npy.is_file():
             continue
         kept = np.load(npy)
@@ -70,7 +70,7 @@ def galleries(run_dir: Path, info: dict[str, Any], pool: pd.DataFrame | None) ->
             removed = np.setdiff1d(np.arange(len(pool)), kept)
             reasons = pd.DataFrame({"index": removed, "reason": "not selected"})
         out += gallery(root, pool, kept, reasons, f"{sel}: kept {kept.size} of {len(pool)} (R={ratio:g}, seed {seed})",
-                       run_dir / "plots" / f"gallery_{sel}_r{ratio:g}", seed=seed)
+                       run_dir.plots / f"gallery_{sel}_r{ratio:g}", seed=seed)
     return out
 
 
@@ -78,25 +78,24 @@ def render_run(run_dir: str | Path, plots: bool = True) -> list[T.Grid]:
     """Write tables/ and plots/ of ``run_dir``; return the grids for console display."""
     from delbench.report.plots import cross_heatmaps, ratio_curves
 
-    run_dir = Path(run_dir)
-    results = read_results(run_dir)
-    info = json.loads((run_dir / "run.json").read_text())
-    grids = T.ratio_grids(results)
-    summary = T.summary_grid(results)
+    rd = RunDir(run_dir)
+    results = read_results(rd.path)
+    info = rd.read_info()
     pool = _pool(info)
-    removal = removal_table(run_dir, info, pool)
-    named = [(f"ratio_{g.title.split()[2].rstrip(':')}_{'miou' if 'mIoU' in g.title else 'normdel'}", g) for g in grids]
-    named.append(("summary", summary))
-    if removal is not None:
-        named.append(("removal", removal))
-    for name, grid in named:
-        _write(run_dir / "tables" / f"{name}.md", T.to_markdown(grid))
-        _write(run_dir / "tables" / f"{name}.tex", T.to_latex(grid))
-    _write(run_dir / "results.md", T.to_markdown(T.long_grid(results)))
+    removal = removal_table(rd, info, pool)
+    shown = T.ratio_grids(results) + [T.summary_grid(results)] + ([removal] if removal is not None else [])
+    for grid in shown:
+        _write(rd.table(grid.slug, "md"), T.to_markdown(grid))
+        _write(rd.table(grid.slug, "tex"), T.to_latex(grid))
+    _write(rd.results_md, T.to_markdown(T.long_grid(results)))
+    if pool is not None:
+        from delbench.report.composition import write_composition
+
+        write_composition(rd.path, pool)
     if plots:
-        ratio_curves(results, run_dir / "plots")
-        if (run_dir / CROSS).is_file():
-            cross_heatmaps(pd.read_parquet(run_dir / CROSS), run_dir / "plots")
-        galleries(run_dir, info, pool)
-    return grids + [summary] + ([removal] if removal is not None else [])
+        ratio_curves(results, rd.plots)
+        if rd.cross.is_file():
+            cross_heatmaps(pd.read_parquet(rd.cross), rd.plots)
+        galleries(rd, info, pool)
+    return shown
 

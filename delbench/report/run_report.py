@@ -15,8 +15,8 @@ from delbench import __version__
 from delbench.compare.results import read_results
 from delbench.report import tables as T
 from delbench.report.html import TableView, file_data_uri, frame_view, grid_view, slug, write_page
+from delbench.store.rundir import RunDir
 
-REPORT = "report.html"
 
 
 def pool_and_root(info: dict[str, Any]) -> tuple[pd.DataFrame | None, Path | None]:
@@ -32,13 +32,20 @@ def pool_and_root(info: dict[str, Any]) -> tuple[pd.DataFrame | None, Path | Non
 def extra_tables(run_dir: Path, info: dict[str, Any], pool: pd.DataFrame | None) -> list[tuple[str, pd.DataFrame]]:
     """Further (title, table) sections the report shows after the built-in ones, each as a sortable
     table. Add a section by returning it here (or pass ``extra`` to ``write_report``)."""
-    return []
+    from delbench.report.composition import kept_composition
+
+    if pool is None:
+        return []
+    kept = kept_composition(run_dir, pool)
+    if kept.empty:
+        return []
+    shown = kept.assign(pool_share=100 * kept["pool_share"], kept_share=100 * kept["kept_share"])
+    return [("Kept share by source and centre (% of pool and of kept images, mean over seeds)",
+             shown.rename(columns={"pool_share": "pool %", "kept_share": "kept %"}).round(2))]
 
 
 def _grid_id(grid: T.Grid) -> str:
-    # "Retained ratio 0.25: mIoU x100 (...)" -> "ratio-0.25-miou"
-    ratio = grid.title.split()[2].rstrip(":")
-    return f"ratio-{ratio}-{'miou' if 'mIoU' in grid.title else 'normdel'}"
+    return grid.slug.replace("_", "-")  # "ratio_0.25_miou" -> "ratio-0.25-miou"
 
 
 def _seconds(value: float) -> str:
@@ -107,22 +114,23 @@ def _plots(run_dir: Path) -> list[dict[str, str]]:
         "normdel_vs_ratio": "NormDEL (×100) against the retained ratio R: accuracy discounted by the share of the "
                             "pool kept; full and scratch as reference lines.",
     }
-    return [{"title": name.replace("_", " "), "uri": file_data_uri(run_dir / "plots" / f"{name}.png"), "caption": text}
-            for name, text in captions.items() if (run_dir / "plots" / f"{name}.png").is_file()]
+    plots = RunDir(run_dir).plots
+    return [{"title": name.replace("_", " "), "uri": file_data_uri(plots / f"{name}.png"), "caption": text}
+            for name, text in captions.items() if (plots / f"{name}.png").is_file()]
 
 
 def _cross(run_dir: Path) -> list[dict[str, str]]:
     return [{"title": p.stem, "uri": file_data_uri(p),
              "caption": f"{p.stem.removeprefix('cross_').replace('_r', ' at R = ')}: mIoU ×100, rows fine-tuned on, "
                         "columns tested on"}
-            for p in sorted((run_dir / "plots").glob("cross_*.png"))]
+            for p in sorted(RunDir(run_dir).plots.glob("cross_*.png"))]
 
 
 def _validate(run_dir: Path) -> dict[str, Any] | None:
-    from delbench.report.validate_view import VERDICT, ladder_grid, task_grid
+    from delbench.report.validate_view import ladder_grid, task_grid
     from delbench.report.verdict_file import read_verdict
 
-    path = run_dir / VERDICT
+    path = RunDir(run_dir).verdict
     if not path.is_file():
         return None
     verdict = read_verdict(path)
@@ -135,21 +143,21 @@ def write_report(run_dir: str | Path, galleries: bool = True,
                  extra: Sequence[tuple[str, pd.DataFrame]] = ()) -> Path:
     """Write ``RUN_DIR/report.html`` atomically and return its path. ``galleries=False`` leaves out the
     image galleries (they read the pool images); plots are embedded when ``plots/`` holds them."""
-    from delbench.compare.results import CROSS
     from delbench.report.render import removal_table
     from delbench.report.reproduce import commands
     from delbench.report.thumbs import run_galleries
 
-    run_dir = Path(run_dir)
+    rd = RunDir(run_dir)
+    run_dir = rd.path
     results = read_results(run_dir)
-    info = json.loads((run_dir / "run.json").read_text())
+    info = rd.read_info()
     pool, root = pool_and_root(info)
-    removal = removal_table(run_dir, info, pool)
+    removal = removal_table(rd, info, pool)
     plots = _plots(run_dir)
     shown = galleries and pool is not None and root is not None
     sections = [*extra_tables(run_dir, info, pool), *extra]
     return write_page(
-        run_dir / REPORT, "report.html.j2",
+        rd.report, "report.html.j2",
         delbench_version=__version__, run_name=run_dir.resolve().name,
         protocol={"name": "?", "version": "?", **(info.get("protocol") or {})},
         protocol_hash=info.get("protocol_hash", "?"), selectors=info.get("selectors", []),
@@ -159,7 +167,7 @@ def write_report(run_dir: str | Path, galleries: bool = True,
         summary=grid_view(T.summary_grid(results), "summary"),
         ratio_tables=[grid_view(g, _grid_id(g)) for g in T.ratio_grids(results)],
         plots=plots, plots_note="No plots drawn for this run (it ran with --no-plots); `delbench report RUN_DIR` draws them.",
-        cross=_cross(run_dir) if (run_dir / CROSS).is_file() else [],
+        cross=_cross(run_dir) if rd.cross.is_file() else [],
         removal=grid_view(removal, "removal") if removal is not None else None,
         removal_note="The pool has no ground truth (gt_quality), or its dataset root is no longer on this machine.",
         galleries=run_galleries(run_dir, info, pool, root) if shown else [],

@@ -8,17 +8,19 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from delbench.report.stats import REFERENCES, aggregate, mean_ci, summary, task_means
+from delbench.references import REFERENCES
+from delbench.score.stats import aggregate, mean_ci, summary, task_means
 
 
 @dataclass(frozen=True)
 class Grid:
-    """A table as text cells plus which cells are best in their column."""
+    """A table as text cells plus which cells are best in their column; ``slug`` names its files."""
 
     title: str
     header: list[str]
     rows: list[list[str]]
     best: set[tuple[int, int]]
+    slug: str = ""
 
 
 def _fmt(mean: float, ci: float, scale: float = 100.0, digits: int = 1) -> str:
@@ -67,7 +69,8 @@ def ratio_grids(results: pd.DataFrame, metrics: tuple[str, ...] = ("miou", "norm
                     top = max(c[0] for c in col)
                     best |= {(i, j + 2) for v, i in col if v == top}
             label = "mIoU x100" if metric == "miou" else "NormDEL x100"
-            grids.append(Grid(f"Retained ratio {ratio:g}: {label} (mean ± 95% CI over seeds)", header, rows, best))
+            grids.append(Grid(f"Retained ratio {ratio:g}: {label} (mean ± 95% CI over seeds)", header, rows, best,
+                              slug=f"ratio_{ratio:g}_{metric}"))
     return grids
 
 
@@ -96,7 +99,8 @@ def summary_grid(results: pd.DataFrame, reference: str = "random") -> Grid:
     if body:
         top = max(normdel[i] for i in body)
         best = {(i, 4) for i in body if normdel[i] == top}
-    return Grid("Summary (mean over tasks per seed, then mean ± 95% t-CI over seeds; x100)", header, rows, best)
+    return Grid("Summary (mean over tasks per seed, then mean ± 95% t-CI over seeds; x100)", header, rows, best,
+                slug="summary")
 
 
 def to_markdown(grid: Grid) -> str:
@@ -140,4 +144,4 @@ def long_grid(results: pd.DataFrame) -> Grid:
         return f"{v:.4f}" if isinstance(v, float) else str(v)
 
     return Grid("Results (one row per selector, ratio, seed and task)", list(results.columns),
-                [[fmt(v) for v in row] for row in results.itertuples(index=False)], set())
+                [[fmt(v) for v in row] for row in results.itertuples(index=False)], set(), slug="results")

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from delbench.report.html import data_uri, slug
-from delbench.subset import subset_paths
+from delbench.select.subset import subset_paths
+from delbench.store.rundir import RunDir
 
 NOT_SELECTED = "not selected"  # removed by a selector that gives no reasons
 
@@ -100,7 +101,7 @@ def run_galleries(run_dir: Path, info: dict[str, Any], pool: pd.DataFrame, root:
     out = []
     for sel in info["selectors"]:
         for ratio in sorted(r for r in info["ratios"] if r < 1.0):
-            npy = run_dir / "subsets" / sel / f"seed{seed}" / f"r{ratio:g}.npy"
+            npy = RunDir(run_dir).subset(sel, seed, ratio)
             if not npy.is_file():
                 continue
             reasons_path = subset_paths(npy)[2]

@@ -5,13 +5,12 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from delbench.atomic import atomic_path, write_json
 from delbench.report.tables import Grid, to_latex, to_markdown
+from delbench.store.atomic import atomic_path, write_json
+from delbench.store.rundir import RunDir
 
 if TYPE_CHECKING:
-    from delbench.validate import Verdict
-
-VERDICT = "validate.json"
+    from delbench.score.validate import Verdict
 
 
 def _pts(x: float) -> str:
@@ -19,7 +18,7 @@ def _pts(x: float) -> str:
 
 
 def ladder_grid(verdict: "Verdict") -> Grid:
-    from delbench.validate import holds
+    from delbench.score.validate import holds
 
     n = max((r.n for r in verdict.rungs), default=0)
     header = ["rung", "R", "per-seed Δ mIoU x100", "mean", "lower 95%", f"MDE ({n} seeds)", "holds"]
@@ -27,24 +26,26 @@ def ladder_grid(verdict: "Verdict") -> Grid:
     for r in verdict.rungs:
         rows.append([f"{r.a} > {r.b}", f"{r.ratio:g}", " ".join(_pts(d) for d in r.diffs), _pts(r.mean),
                      _pts(r.lower), "–" if not math.isfinite(r.mde) else f"{100 * r.mde:.2f}", "yes" if holds(r) else "NO"])
-    return Grid("Validity ladder: task-mean test mIoU, paired by seed (one-sided 95% t lower bound)", header, rows, set())
+    return Grid("Validity ladder: task-mean test mIoU, paired by seed (one-sided 95% t lower bound)", header, rows, set(),
+                slug="validate")
 
 
 def task_grid(verdict: "Verdict") -> Grid:
-    from delbench.validate import holds
+    from delbench.score.validate import holds
 
     header = ["task", "dead", "full − scratch x100", "lower 95%", "full beats scratch"]
     rows = [[t.task, "DEAD" if t.dead else "no", _pts(t.full_minus_scratch.mean), _pts(t.full_minus_scratch.lower),
              "yes" if t.full_beats_scratch else "NO"] for t in verdict.tasks]
     o = verdict.overall
     rows.append(["(task mean)", "", _pts(o.mean), _pts(o.lower), "yes" if holds(o) else "NO"])
-    return Grid("Tasks: dead tasks and full vs scratch, paired by seed", header, rows, set())
+    return Grid("Tasks: dead tasks and full vs scratch, paired by seed", header, rows, set(), slug="validate")
 
 
 def write_verdict(run_dir: Path, verdict: "Verdict") -> None:
-    write_json(Path(run_dir) / VERDICT, verdict.to_dict())
-    text = "\n".join(to_markdown(g) for g in (ladder_grid(verdict), task_grid(verdict)))
-    with atomic_path(Path(run_dir) / "tables" / "validate.md") as tmp:
-        tmp.write_text(text)
-    with atomic_path(Path(run_dir) / "tables" / "validate.tex") as tmp:
-        tmp.write_text("\n".join(to_latex(g) for g in (ladder_grid(verdict), task_grid(verdict))))
+    rd = RunDir(run_dir)
+    write_json(rd.verdict, verdict.to_dict())
+    grids = (ladder_grid(verdict), task_grid(verdict))
+    with atomic_path(rd.table("validate", "md")) as tmp:
+        tmp.write_text("\n".join(to_markdown(g) for g in grids))
+    with atomic_path(rd.table("validate", "tex")) as tmp:
+        tmp.write_text("\n".join(to_latex(g) for g in grids))

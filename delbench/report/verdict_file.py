@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from delbench.errors import DelbenchError
-from delbench.report.stats import PairedDiff
-from delbench.validate import TaskCheck, Verdict
+from delbench.score.stats import PairedDiff
+from delbench.score.validate import TaskCheck, Verdict
 
 
 def _diff(d: dict[str, Any]) -> PairedDiff:

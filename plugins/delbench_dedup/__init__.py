@@ -14,29 +14,26 @@ from typing import Iterable
 import numpy as np
 
 from delbench import hookimpl
-from delbench.selection import Selection, SelectionRequest, check_ratio, target_count
+from delbench.selection import Selection, SelectionRequest, SelectsMany, check_ratio, target_count
 
 
-class SemDeDup:
+class SemDeDup(SelectsMany):
     """SemDeDup: drop items too similar to an item nearer their cluster centroid; threshold calibrated to R."""
 
     name = "dedup-only"
 
     def __init__(self, k: int | None = None, niter: int = 20, nredo: int = 1, train_per_centroid: int = 64) -> None:
-        from delbench.similarity import ClusterOptions
+        from delbench.select.similarity import ClusterOptions
 
         self.cluster = ClusterOptions("dedup-only", k, niter, nredo, train_per_centroid)
 
-    def select(self, request: SelectionRequest) -> Selection:
-        return self.select_many(request, [request.ratio])[request.ratio]
-
     def select_many(self, request: SelectionRequest, ratios: Iterable[float]) -> dict[float, Selection]:
         """One clustering + similarity pass; each ratio removes a prefix of the score-ordered items."""
-        from delbench.similarity import removal_order
+        from delbench.select.similarity import removal_order
 
         ratios = [check_ratio(r) for r in ratios]
         n = request.n
-        scores = self.cluster.scores(request.embeddings, request.seed, request.progress)
+        scores = self.cluster.scores(request)
         dup = scores.dup_score
         order = removal_order(dup, request.seed)
         out = {}

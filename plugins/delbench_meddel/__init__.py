@@ -1,6 +1,6 @@
 """``meddel``: the paper's Algorithm 1 — cluster, drop outliers, drop within-cluster duplicates.
 
-1. Spherical k-means (faiss) on the L2-normalised embeddings (``delbench.similarity``).
+1. Spherical k-means (faiss) on the L2-normalised embeddings (``delbench.select.similarity``).
 2. Outliers: an item whose distance to its own centroid exceeds ``epsilon`` is removed. The paper
    says only "distance to the centroid"; on L2-normalised embeddings we use the cosine distance
    ``1 - cos(x, c)`` (in [0, 2]; the paper's epsilon = 0.9 then means "less than 0.1 cosine to its
@@ -23,14 +23,14 @@ import numpy as np
 
 from delbench import hookimpl
 from delbench.errors import DelbenchError
-from delbench.selection import Selection, SelectionRequest, check_ratio, target_count
+from delbench.selection import Selection, SelectionRequest, SelectsMany, check_ratio, target_count
 
 
 def _finite_or_none(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
 
 
-class MedDEL:
+class MedDEL(SelectsMany):
     """Algorithm 1 of the paper: k-means, epsilon outlier removal, eta duplicate removal calibrated to R."""
 
     name = "meddel"
@@ -42,20 +42,17 @@ class MedDEL:
                 f"meddel: epsilon={epsilon!r} is a cosine distance and must lie in [0, 2] (default 0.9)"
             )
         self.epsilon = float(epsilon)
-        from delbench.similarity import ClusterOptions
+        from delbench.select.similarity import ClusterOptions
 
         self.cluster = ClusterOptions("meddel", k, niter, nredo, train_per_centroid)
 
-    def select(self, request: SelectionRequest) -> Selection:
-        return self.select_many(request, [request.ratio])[request.ratio]
-
     def select_many(self, request: SelectionRequest, ratios: Iterable[float]) -> dict[float, Selection]:
         """One clustering + similarity pass, then every ratio as a prefix of one removal order."""
-        from delbench.similarity import removal_order
+        from delbench.select.similarity import removal_order
 
         ratios = [check_ratio(r) for r in ratios]
         n = request.n
-        scores = self.cluster.scores(request.embeddings, request.seed, request.progress)
+        scores = self.cluster.scores(request)
         dist = 1.0 - scores.centroid_sim.astype(np.float64)
         outlier = dist > self.epsilon
         # Outliers go first (most outlying first), then non-outliers by duplicate score: a prefix of

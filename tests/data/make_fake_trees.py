@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 W, H = 40, 32
+CLINICDB_FRAMES = (1, 2, 26, 27, 51, 52, 68, 79, 104, 612)
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,17 @@ class Case:
     centers: frozenset[str]
     options: dict[str, Any] = field(default_factory=dict)
     videos: int = 0  # distinct non-null videos expected
+    source: str = ""  # the rows' source and id prefix, when not the format's name
 
 
 CASES: tuple[Case, ...] = (
     Case("kvasir-seg", "kvasir-seg", "kvasir-seg", 0, {"kvasir-seg": 5}, frozenset({"vestre-viken"})),
     Case("kvasir-sessile", "kvasir-sessile", "sessile-main-Kvasir-SEG", 0, {"kvasir-sessile": 4}, frozenset({"vestre-viken"})),
     Case("kvasir-instrument", "kvasir-instrument", "kvasir-instrument", 0, {"kvasir-instrument": 6}, frozenset({"vestre-viken"})),
-    Case("cvc-clinicdb-png", "cvc-clinicdb", "CVC-ClinicDB", 0, {"cvc-clinicdb": 5}, frozenset({"hospital-clinic-barcelona"})),
-    Case("cvc-clinicdb-tif", "cvc-clinicdb", "CVC-ClinicDB-TIF", 0, {"cvc-clinicdb": 4}, frozenset({"hospital-clinic-barcelona"})),
+    # frame numbers from seven of the release's 29 sequences (1-25, 26-50, 51-67, 68-78, 79-103, 104-126, 592-612)
+    Case("cvc-clinicdb-png", "cvc-clinicdb", "CVC-ClinicDB", 0, {"cvc-clinicdb": len(CLINICDB_FRAMES)},
+         frozenset({"hospital-clinic-barcelona"}), videos=7),
+    Case("cvc-clinicdb-tif", "cvc-clinicdb", "CVC-ClinicDB-TIF", 0, {"cvc-clinicdb": 4}, frozenset({"hospital-clinic-barcelona"}), videos=1),
     Case("cvc-colondb", "cvc-colondb", "CVC-ColonDB", 0, {"cvc-colondb": 4}, frozenset({"cvc-colondb"})),
     Case("cvc-colondb-orig", "cvc-colondb", "CVC-ColonDB-orig", 0, {"cvc-colondb": 3}, frozenset({"cvc-colondb"})),
     Case("cvc-300", "cvc-300", "CVC-EndoSceneStill/CVC-300", 0, {"cvc-300": 4}, frozenset({"cvc-colondb"})),
@@ -45,18 +49,22 @@ CASES: tuple[Case, ...] = (
         "polypgen-seq-heldout", "polypgen", "PolypGen2021_MultiCenterData_v3", 0, {"polypgen": 17, "polypgen-c6": 3},
         frozenset({*(f"C{i}" for i in range(1, 7)), "seq"}), {"sequences": True, "heldout_center": "C6"}, videos=1,
     ),
+    Case("polypgen-flat", "polypgen", "polypgen-flat", 0, {"polypgen": 7}, frozenset({"polypgen"})),
     Case(
         "polyp-testsets", "polyp-testsets", "bundle", 0,
         {"cvc-300": 3, "cvc-clinicdb": 3, "cvc-colondb": 3, "etis": 3, "kvasir-seg": 3},
-        frozenset({"cvc-colondb", "hospital-clinic-barcelona", "etis-larib", "vestre-viken"}),
+        frozenset({"cvc-colondb", "hospital-clinic-barcelona", "etis-larib", "vestre-viken"}), videos=1,
     ),
     Case("hyper-kvasir", "hyper-kvasir", "hyper-kvasir", 7, {"hyper-kvasir-seg": 3}, frozenset({"vestre-viken"})),
     Case("hyper-kvasir-pool", "hyper-kvasir", "hyper-kvasir", 4, {}, frozenset({"vestre-viken"}), {"parts": "labeled"}),
     Case("kvasir-capsule", "kvasir-capsule", "kvasir-capsule", 6, {}, frozenset({"kvasir-capsule"}), videos=2),
     Case("gastrovision", "gastrovision", "gastrovision-download", 4, {}, frozenset({"gastrovision"})),
-    Case("folder-pool", "folder", "my-pool", 5, {}, frozenset({"hospA", "hospB"}), {"center_from_dir": True}),
-    Case("folder-task", "folder", "my-task", 0, {"my-task": 4}, frozenset({"my-task"}), {"role": "task", "mask_suffix": "_mask"}),
+    Case("folder-pool", "folder", "my-pool", 5, {}, frozenset({"hospA", "hospB"}), {"center_from_dir": True}, source="my-pool"),
+    Case("folder-task", "folder", "my-task", 0, {"my-task": 4}, frozenset({"my-task"}), {"role": "task", "mask_suffix": "_mask"},
+         source="my-task"),
 )
+# Published split sizes of the fake flat PolypGen repackaging.
+FLAT_POLYPGEN = {"train": 4, "valid": 1, "test": 2}
 
 
 def image(path: Path, seed: int, size: tuple[int, int] = (W, H)) -> Path:
@@ -74,6 +82,16 @@ def mask(path: Path, seed: int, size: tuple[int, int] = (W, H), low: int = 0, hi
     arr[y : y + size[1] // 3, x : x + size[0] // 3] = high
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(arr, mode="L").save(path)
+    return path
+
+
+def smooth(path: Path, seed: int, size: tuple[int, int] = (160, 128)) -> Path:
+    """A smooth random image (a coarse random field, upsampled): structure a perceptual hash sees,
+    unlike pixel noise, so crops and re-encodes of it stay recognisable."""
+    rng = np.random.default_rng(seed)
+    coarse = Image.fromarray(rng.integers(0, 256, size=(5, 6, 3), dtype=np.uint8))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    coarse.resize(size, Image.BICUBIC).save(path)
     return path
 
 
@@ -120,7 +138,7 @@ def build(out: str | Path) -> Path:
     (ki / "train.txt").write_text("\n".join(inst[:4]) + "\n")
     (ki / "test.txt").write_text("\n".join(inst[4:]) + "\n")
     c = out / "CVC-ClinicDB" / "PNG"
-    pairs(c / "Original", c / "Ground Truth", [str(i) for i in range(1, 6)], ".png")
+    pairs(c / "Original", c / "Ground Truth", [str(i) for i in CLINICDB_FRAMES], ".png")
     ct = out / "CVC-ClinicDB-TIF"
     pairs(ct / "Original", ct / "Ground Truth", [str(i) for i in range(1, 5)], ".tif")
     cd = out / "CVC-ColonDB"
@@ -138,6 +156,9 @@ def build(out: str | Path) -> Path:
         pairs(pg / f"data_C{ci}" / f"images_C{ci}", pg / f"data_C{ci}" / f"masks_C{ci}", names, ".jpg", mask_name="{}_mask")
     seq = pg / "sequenceData" / "positive" / "seq1"
     pairs(seq / "images_seq1", seq / "masks_seq1", ["seq1_001", "seq1_002"], ".jpg", mask_name="{}_mask")
+    flat = out / "polypgen-flat" / "PolypGen"  # unpacked one level deep, as hub downloads are
+    for split, n in FLAT_POLYPGEN.items():
+        pairs(flat / split / "images", flat / split / "masks", [f"{split}_{i}" for i in range(n)], ".jpg")
     td = out / "bundle" / "TestDataset"
     for d in ("CVC-300", "CVC-ClinicDB", "CVC-ColonDB", "ETIS-LaribPolypDB", "Kvasir"):
         pairs(td / d / "images", td / d / "masks", ["1", "2", "3"], ".png")

@@ -15,7 +15,8 @@ class CVC300(PairedAdapter):
         CVC-300/masks/<n>.png
 
     The 300 frames come from CVC-ColonDB, hence the same centre ``cvc-colondb``; do not combine the
-    two as separate tasks. Splits: hashed train/val/test.
+    two as separate tasks. Splits: hashed train/val/test, frame by frame (the release gives no
+    frame-to-video table).
     Citation: Vázquez D. et al., "A benchmark for endoluminal scene segmentation of colonoscopy
     images", Journal of Healthcare Engineering (2017).
     """

@@ -12,7 +12,9 @@ class CVCColonDB(PairedAdapter):
         CVC-ColonDB/images/<n>.png          CVC-ColonDB/Original/<n>.tif(f)
         CVC-ColonDB/masks/<n>.png           CVC-ColonDB/Ground Truth/p<n>.tif(f)
 
-    Masks are paired by stem, ``p<n>`` also matching image ``<n>``. Splits: hashed train/val/test.
+    Masks are paired by stem, ``p<n>`` also matching image ``<n>``. Splits: hashed train/val/test,
+    frame by frame: the release does not say which of its 15 videos a frame comes from, so frames of
+    one video can fall in different splits.
     Centre: ``cvc-colondb``. Citation: Bernal J., Sánchez J., Vilariño F., "Towards automatic polyp
     detection with a polyp appearance model", Pattern Recognition 45 (2012).
     """

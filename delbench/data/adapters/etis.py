@@ -14,7 +14,8 @@ class ETISLarib(PairedAdapter):
         ETIS-LaribPolypDB/images/<n>.png              # repackaging in the polyp test-set bundle
         ETIS-LaribPolypDB/masks/<n>.png
 
-    Splits: hashed train/val/test. Centre: ``etis-larib`` (Lariboisière Hospital, Paris).
+    Splits: hashed train/val/test, frame by frame: the release does not say which of its 34
+    sequences a frame comes from. Centre: ``etis-larib`` (Lariboisière Hospital, Paris).
     Citation: Silva J. et al., "Toward embedded detection of polyps in WCE images for early
     diagnosis of colorectal cancer", IJCARS 9 (2014).
     """

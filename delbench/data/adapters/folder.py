@@ -1,6 +1,7 @@
 """A generic image folder: any tree of images as pool, or images/ + masks/ as a task."""
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,6 +27,9 @@ class ImageFolder:
     Images and masks are paired by file stem within the same subfolder (``mask_suffix=_mask`` for
     ``<name>_mask.png``); subfolders are read recursively and kept in the ids. The task is named
     ``task`` (default: SRC's folder name, lower-case). Splits: hashed train/val/test.
+
+    Source: the rows' ``source`` and id prefix are SRC's folder name, lower-case (``--source``
+    overrides it), so two folders imported into one root stay apart.
     """
 
     name = "folder"
@@ -44,6 +48,11 @@ class ImageFolder:
             raise DelbenchError(f"folder: role={role!r} not understood; use pool or task")
         self.role, self.images, self.masks = role, images, masks
         self.mask_suffix, self.task, self.center, self.center_from_dir = mask_suffix, task, center, center_from_dir
+
+    def default_source(self, src: Path) -> str | None:
+        """SRC's folder name as a source name: lower-case, other characters as '-'."""
+        slug = re.sub(r"[^a-z0-9._-]+", "-", Path(src).resolve().name.lower()).strip("-._")
+        return slug or None
 
     def scan(self, src: Path) -> ScanResult:
         root = Path(src)

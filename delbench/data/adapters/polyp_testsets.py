@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from delbench.data.adapters.base import ScanResult, find_dir, locate_root, paired_items
+from delbench.data.adapters.cvc_clinicdb import with_sequences
 
 # Sub-dataset folder -> (task, centre); the centres match the single-dataset adapters.
 KNOWN: dict[str, tuple[str, str]] = {
@@ -30,7 +31,8 @@ class PolypTestSets:
 
     Any other ``<name>/{images,masks}`` folder becomes task ``<name>`` (lower-case) with centre
     ``<name>``. In the bundle these are test-only subsets; here each becomes a task with hashed
-    train/val/test splits. Citation: Fan D.-P. et al., "PraNet: Parallel reverse attention network
+    train/val/test splits; CVC-ClinicDB frames keep their release numbers, so they are grouped by
+    sequence as in the ``cvc-clinicdb`` format. Citation: Fan D.-P. et al., "PraNet: Parallel reverse attention network
     for polyp segmentation", MICCAI 2020, plus each sub-dataset's own paper.
     """
 
@@ -45,6 +47,9 @@ class PolypTestSets:
             task, centre = KNOWN.get(d.name.lower(), (d.name.lower(), d.name.lower()))
             masks = find_dir(d, ["masks", "masks_png", "gt"], what="mask", fmt=self.name)
             items, notes = paired_items(root, d / "images", masks, task=task, center=centre)
+            if task == "cvc-clinicdb":
+                items, more = with_sequences(items, f"{self.name} {d.name}")
+                notes += more
             result.items += items
             result.notes += notes
         return result

@@ -6,16 +6,15 @@ import io
 from dataclasses import asdict, dataclass
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
 from delbench.errors import DelbenchError
+from delbench.progress import Progress
 
 SYNTH_VERSION = 1
 INFO_NAME = "synth.json"
-
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -96,13 +95,13 @@ def generate(
 
     ``scale`` names an entry of ``SCALES`` (or is a custom ``Scale``). The root is built in a
     temporary directory beside ``out`` and renamed into place, so an interrupted run leaves no
-    partial dataset. ``progress(stage, done, total)`` is called as images are written. An existing
+    partial dataset. ``progress(fraction, "pool 120/288")`` is called as images are written. An existing
     non-empty ``out`` is refused unless ``overwrite``. ``workers`` processes share the videos and task
     batches (default: up to 4 CPUs, 1 for tiny scales); the output does not depend on it.
     """
     import pandas as pd
 
-    from delbench.atomic import atomic_dir, write_json
+    from delbench.store.atomic import atomic_dir, write_json
     from delbench.data.manifest import write_manifest
 
     sc = get_scale(scale)
@@ -126,7 +125,7 @@ def generate(
                 cols.setdefault(k, []).extend(v)
             done[stage] += len(rows["id"])
             if progress is not None:
-                progress(stage, done[stage], totals[stage])
+                progress(sum(done.values()) / sum(totals.values()), f"{stage} {done[stage]}/{totals[stage]}")
         frame = pd.DataFrame(cols)
         write_manifest(tmp, frame)
         pool = frame[frame["role"] == "pool"]

@@ -1,0 +1,1 @@
+"""The plugin system: hook specifications, the pluggy manager, registries, the plugin kit and scaffold."""
