@@ -141,7 +141,8 @@ def test_ranking_by_mean_rank_over_tasks():
         for seed in (0, 1):
             for task, m in (("t1", t1), ("t2", t2)):
                 rows.append({"selector": sel, "ratio_target": 0.1, "ratio_achieved": 0.1, "seed": seed, "task": task,
-                             "miou": m, "miou_dataset": m, "dice": m, "del": m, "normdel": float(normdel(m, 0.1)),
+                             "miou": m, "miou_all": m, "miou_dataset": m, "dice": m, "empty_share": 0.0, "del": m,
+                             "normdel": float(normdel(m, 0.1)),
                              "pretrain_steps": 5, "pretrain_seconds": 1.0, "select_seconds": 0.5, "kept_bytes": 1000})
     b = leaderboard(sort_rows(pd.DataFrame(rows)[COLUMNS])).set_index("selector")
     assert b.loc["good", "rank"] == 1 and b.loc["good", "mean_rank"] == 1.0
