@@ -171,13 +171,13 @@ def test_frame_view_sorts_numbers_by_value():
 
 
 def test_plots_and_cross_heatmaps_are_embedded(tmp_path):
-    from delbench.compare.results import CROSS
     from delbench.report.render import render_run
+    from delbench.store.rundir import RunDir
 
     run = make_run(tmp_path)
     cross = pd.DataFrame([{"selector": s, "ratio_target": 0.2, "seed": 0, "train_task": a, "test_task": b, "miou": 0.5}
                           for s in ("meddel", "random") for a in ("polyp-a", "polyp-b") for b in ("polyp-a", "polyp-b")])
-    write_frame(cross, run / CROSS)
+    write_frame(cross, RunDir(run).cross)
     render_run(run, plots=True)
     html = write_report(run).read_text()
     images = [a for tag, a in parse(html).tags if tag == "img"]
