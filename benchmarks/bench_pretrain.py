@@ -20,7 +20,8 @@ def bench(name: str, steps: int, warmup: int = 3, rounds: int = 3) -> dict[str, 
 
     from delbench.protocol import load_protocol
     from delbench.nets.arrays import to_tensor
-    from delbench.nets.models import IMAGENET_MEAN, IMAGENET_STD, build_pretrainer
+    from delbench.nets.models import IMAGENET_MEAN, IMAGENET_STD
+    from delbench.pretrain.objectives import build_pretrainer
     from delbench.nets.runtime import THREADS, autocast, flip_augment, setup, step_generator
     from delbench.nets.schedule import lr_at, set_lr
 

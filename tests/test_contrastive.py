@@ -9,7 +9,8 @@ import torch
 from delbench.errors import DelbenchError
 from delbench.protocol import load_protocol
 from delbench.pretrain.contrastive import augment, nt_xent
-from delbench.nets.models import build_pretrainer, build_seg_net, load_matching, transferable
+from delbench.nets.models import build_seg_net, load_matching, transferable
+from delbench.pretrain.objectives import build_pretrainer
 from delbench.nets.runtime import step_generator
 
 

@@ -100,7 +100,7 @@ def _network(images: np.ndarray, protocol: Any, name: str, weights: Path | None,
 
     dev, _ = setup(protocol.pretrain.device)
     if name == "pool":
-        from delbench.pretrain.checkpoint import load_weights
+        from delbench.nets.checkpoint import load_weights
         from delbench.nets.models import IMAGENET_MEAN, IMAGENET_STD, build_seg_net, load_matching
 
         network = protocol.network()

@@ -38,7 +38,7 @@ def cross_dataset(root: Path, protocol: Any, cache_dir: Path, *, checkpoint: Pat
 
 def _test_all(root: Path, protocol: Any, cache_dir: Path, frame: Any, src: Path, names: list[str],
               out: Path, config: dict[str, Any]) -> None:
-    from delbench.pretrain.checkpoint import load_weights
+    from delbench.nets.checkpoint import load_weights
     from delbench.evaluate.measure import measure
     from delbench.nets.models import build_seg_net
     from delbench.nets.runtime import setup

@@ -86,7 +86,7 @@ def _run_one(root: Path, protocol: Any, cache_dir: Path, frame: Any, out: Path, 
              task: str, seed: int, progress: Progress | None) -> None:
     import time
 
-    from delbench.pretrain.checkpoint import load_weights, save_weights
+    from delbench.nets.checkpoint import load_weights, save_weights
     from delbench.evaluate.finetune import finetune
     from delbench.evaluate.measure import measure
     from delbench.nets.runtime import setup

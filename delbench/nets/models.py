@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from delbench.protocol import Network, PretrainConfig
+from delbench.protocol import Network
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -207,21 +207,6 @@ def build_seg_net(net: Network, out_channels: int = 1, head: str = "unet") -> nn
     if net.arch in ("smp_unet", "smp_fpn"):
         return SmpNet(net.arch, net.encoder, out_channels)
     return ViTSeg(make_vit(net.encoder, net.image_size, net.patch or None), head=head)
-
-
-def build_pretrainer(pt: PretrainConfig) -> nn.Module:
-    """The network ``pt.objective`` trains, wrapped around the network ``pt`` describes."""
-    from delbench.pretrain.mae import MAE, Inpaint
-
-    net = pt.network()
-    if pt.objective == "contrastive":
-        from delbench.pretrain.contrastive import Contrastive
-
-        return Contrastive(build_seg_net(net, out_channels=1))
-    if pt.objective == "mae":
-        vit = make_vit(net.encoder, net.image_size, net.patch or None)
-        return MAE(vit, pt.decoder_dim, pt.decoder_depth, pt.mask_ratio)
-    return Inpaint(build_seg_net(net, out_channels=3), pt.mask_ratio, pt.mask_patch)
 
 
 def transferable(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

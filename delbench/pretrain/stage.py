@@ -96,9 +96,10 @@ def _train(root: Path, protocol: Any, cache_dir: Path, subset: np.ndarray | None
            out: Path, dev: Any, dist: Any, progress: Progress | None, stop_after: int | None) -> PretrainResult:
     import torch
 
-    from delbench.pretrain import checkpoint as ck
+    from delbench.nets import checkpoint as ck
     from delbench.nets.arrays import image_array, to_tensor
-    from delbench.nets.models import IMAGENET_MEAN, IMAGENET_STD, build_pretrainer
+    from delbench.nets.models import IMAGENET_MEAN, IMAGENET_STD
+    from delbench.pretrain.objectives import build_pretrainer
     from delbench.nets.runtime import autocast, barrier, epoch_indices, flip_augment, step_generator
     from delbench.nets.schedule import lr_at, set_lr
 
