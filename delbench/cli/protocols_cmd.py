@@ -1,14 +1,21 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
 @click.command("protocols")
 @click.option("--show", "show", default=None, help="Print one protocol's full settings as JSON.")
-def protocols(show: str | None) -> None:
-    """List the protocols (protocols/*.toml) with their budgets."""
+@click.option("--data", type=click.Path(path_type=Path),
+              help="Compute the budgets on this dataset root (default: each protocol's synthetic DataDEL).")
+@click.option("--time", "timed", is_flag=True,
+              help="Also state each budget in seconds on this machine (a calibration of a few seconds per protocol).")
+def protocols(show: str | None, data: Path | None, timed: bool) -> None:
+    """List the protocols (protocols/*.toml) with their budgets, computed from each protocol and the pool."""
     import json
 
+    from delbench.compare.budget import root_budget, synthetic_budget
     from delbench.protocol import list_protocols, load_protocol
 
     if show:
@@ -19,7 +26,16 @@ def protocols(show: str | None) -> None:
         p = load_protocol(name)
         pt = p.pretrain
         model = pt.encoder or f"conv-unet w{pt.width}"
+        cap = f", at most {pt.max_steps:,} steps" if pt.max_steps else ""
         click.echo(f"{name:<7} v{p.version}  {pt.objective} on {pt.arch} ({model}) {pt.image_size}px, "
-                   f"batch {pt.batch_size}, {pt.epochs_at_full:g} epochs at 100%; finetune {p.finetune.head} "
+                   f"batch {pt.batch_size}, {pt.epochs_at_full:g} epochs at 100%{cap}; finetune {p.finetune.head} "
                    f"{p.finetune.mode}, labels {p.finetune.labels or 'all'}, {p.finetune.steps} steps")
-        click.echo(f"        budget: {p.budget}   hash {p.hash()}")
+        budget = root_budget(p, data) if data is not None else synthetic_budget(p)
+        rates = None
+        if timed:
+            from delbench.compare.calibrate import calibrate
+
+            rates = calibrate(p)
+        for line in budget.lines(rates):
+            click.echo(f"        {line}")
+        click.echo(f"        hash {p.hash()}")
