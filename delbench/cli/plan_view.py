@@ -6,6 +6,7 @@ Shared by ``compare``, ``validate`` and ``regress``: each checks its options, pr
 from __future__ import annotations
 
 import contextlib
+import textwrap
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -27,11 +28,13 @@ def duration(seconds: float) -> str:
 
 
 def make_plan(config: CompareConfig, *, plots: bool) -> Plan:
-    """Check the study's options (one line on bad input, before anything else) and plan it."""
+    """Check the study's options and its run directory (one line on bad input or another study there,
+    before anything else) and plan it."""
     from delbench.compare.cost import plan_study
-    from delbench.compare.plan import check_config
+    from delbench.compare.plan import check_config, check_run_dir
 
     checked = check_config(config)
+    check_run_dir(config, checked)
     return plan_study(replace(config, params=checked.params), checked, plots=plots)
 
 
@@ -70,11 +73,15 @@ def plan_lines(plan: Plan) -> list[str]:
         seconds = sum(u.seconds for u in group)
         lines.append(f"  {name:<22}{len(group):>6}{steps_text:>8}{trained:>9}{evaluated:>11}{duration(seconds):>12}")
     before = sum(s for _, s in plan.before)
-    lines.append(f"estimate: {duration(plan.seconds)} on this machine ({duration(before)} before the units, "
-                 f"{duration(plan.units_seconds)} of units,")
-    lines.append(f"  {duration(plan.after)} of tables); measured {1 / plan.rates.pretrain_step:,.1f} pre-training "
-                 f"steps/s on {plan.rates.device}")
-    return lines
+    r = plan.rates
+    beside = f"; {r.others:.1f} other busy processes on {r.cpus} CPUs" if r.device == "cpu" else ""
+    per = "CPU second" if r.device == "cpu" else "second"
+    lines += textwrap.wrap(
+        f"estimate: {duration(plan.seconds)} on this machine: {duration(before)} before the units, "
+        f"{duration(plan.units_seconds)} of units on {plan.workers} worker(s), {duration(plan.after)} of tables "
+        f"(measured: {1 / r.pretrain_step:,.1f} pre-training steps per {per}{beside})", 80, subsequent_indent="  ")
+    return [wrapped for line in lines for wrapped in (textwrap.wrap(line, 80, subsequent_indent="      ",
+                                                                    drop_whitespace=False) or [line])]
 
 
 def _groups(plan: Plan) -> dict[tuple[str, float], list[Any]]:

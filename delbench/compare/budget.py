@@ -32,8 +32,9 @@ class Budget:
         return self.protocol.pretrain.max_steps or None
 
     def unit_seconds(self, rates: Rates) -> float:
-        """One unit's pre-training and evaluation on this machine."""
-        return self.steps * rates.pretrain_step + sum(evaluation_seconds(self.protocol, t, rates) for t in self.tasks)
+        """One unit's pre-training and evaluation on this machine, in one process."""
+        work = self.steps * rates.pretrain_step + sum(evaluation_seconds(self.protocol, t, rates) for t in self.tasks)
+        return work * rates.slowdown(1)
 
     def lines(self, rates: Rates | None = None) -> list[str]:
         p, ft = self.protocol, self.protocol.finetune
@@ -47,8 +48,8 @@ class Budget:
                f"{self.steps:,} pre-training steps per unit ({epochs}{capped}; {limit}); "
                f"{len(self.tasks)} x {ft.steps} {ft.mode} steps"]
         if rates is not None:
-            out.append(f"≈ {self.unit_seconds(rates):,.0f} s per (selector, ratio, seed) on this machine "
-                       f"({1 / rates.pretrain_step:,.1f} pre-training steps/s measured, one process)")
+            out.append(f"≈ {self.unit_seconds(rates):,.0f} s per (selector, ratio, seed) on this machine, in one process "
+                       f"({1 / rates.pretrain_step:,.1f} pre-training steps per CPU second measured)")
         return out
 
 

@@ -6,7 +6,12 @@ Each rate times the code the stages run (the protocol's own networks at its imag
 AdamW steps, forward passes, image decoding) on random data in memory: nothing is written.
 
 The rates are for one single-threaded process, as each worker is (``DELBENCH_THREADS``); the plan
-(``delbench.compare.cost``) turns them into a wall time over the study's workers.
+(``delbench.compare.cost``) turns them into a wall time over the study's workers. On a machine shared
+with other work, what a worker gets depends on how many processes compete for the CPUs, so on a CPU
+the rates are CPU seconds (what the work costs, however busy the machine was while it was timed),
+and the calibration counts the other runnable processes while it runs (Linux's ``/proc/loadavg``):
+two workers beside two busy processes on two cores get half a core each, and take twice the CPU
+seconds in wall time.
 """
 from __future__ import annotations
 
@@ -23,9 +28,11 @@ from delbench.protocol import Protocol
 MIN_SECONDS = 0.25  # each rate is timed over at least this long (or MAX_REPEATS repeats)
 MAX_REPEATS = 20
 DECODE_SAMPLE = 12  # pool images decoded to time decoding
-# Seconds a spawned worker takes to import torch and the stages when the parent cannot time its own
-# import (torch was already loaded): the median of five spawns on 2 CPU cores.
-WORKER_START_S = 2.5
+FIT_LABELLED, FIT_VAL = 16, 10  # images of the random task the downstream loop is timed on
+FIT_STEPS = (4, 24, 4)  # a short and a long run of it, and the evaluation interval of a third run
+# Seconds a spawned worker takes to import torch, the stages and segmentation_models_pytorch when the
+# parent cannot time its own import (torch was already loaded): 4.5 s on 2 busy CPU cores.
+WORKER_START_S = 4.5
 # Seconds to write one megapixel of the synthetic DataDEL (render, PNG-encode, hash), one process:
 # `delbench data synth` at the ci and smoke scales on 2 CPU cores (docs/protocols.md).
 SYNTH_S_PER_MPIX = 2.0
@@ -33,33 +40,69 @@ SYNTH_S_PER_MPIX = 2.0
 
 @dataclass(frozen=True)
 class Rates:
-    """Seconds per piece of work, in one single-threaded process on this machine."""
+    """Seconds per piece of work in one single-threaded process on this machine: CPU seconds on a CPU
+    (``slowdown`` turns them into wall seconds), wall seconds on a GPU."""
 
     pretrain_step: float  # one optimiser step of the protocol's pre-training, data preparation included
     forward_image: float  # what a probe reads (``features``) of one image; also the embedding pass
     predict_image: float  # the whole segmentation network on one image (val and test predictions)
-    finetune_step: float  # one downstream step: the head on cached features when probing, else the network
-    task_setup: float  # building the downstream network, its loss and optimiser for one task
+    finetune_step: float  # one step of the downstream loop: the head on cached features when probing
+    task_setup: float  # the rest of one task: building the network, one evaluation, its features excluded
+    eval_image: float  # one evaluation on val (every ``eval_every`` steps), per val image
     decode_image: float  # decoding and resizing one pool image (0 when no pool is on disk yet)
     worker_start: float  # a worker process starting: Python, torch and the stages imported
     device: str = "cpu"
+    others: float = 0.0  # other runnable processes seen while calibrating (competing for the CPUs)
+    cpus: int = 1
+
+    def share(self, processes: int) -> float:
+        """The share of a CPU each of ``processes`` busy processes of ours gets beside the others."""
+        return min(1.0, self.cpus / (processes + self.others))
+
+    def slowdown(self, processes: int) -> float:
+        """Wall seconds per second of a rate, for each of ``processes`` of ours running at once."""
+        return 1.0 / self.share(processes) if self.device == "cpu" else 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def cpu_count() -> int:
+    """The CPUs this process may run on."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def runnable() -> int | None:
+    """Processes running or ready to run on this machine now, this one included (None: unknown)."""
+    try:
+        return int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+_samples: list[int] = []
+
+
+_clock = time.process_time  # CPU seconds on a CPU; ``calibrate`` switches to wall time on a GPU
+
+
 def _timed(fn: Callable[[], Any], sync: Callable[[], None]) -> float:
-    """Seconds per call of ``fn``: one warm-up call, then calls until ``MIN_SECONDS`` have passed."""
+    """Seconds per call of ``fn``: one warm-up call, then calls until ``MIN_SECONDS`` of wall time have
+    passed (or ``MAX_REPEATS`` calls)."""
     fn()
     sync()
-    n, start = 0, time.perf_counter()
+    n, start, wall = 0, _clock(), time.perf_counter()
     while True:
         fn()
         n += 1
         sync()
-        spent = time.perf_counter() - start
-        if spent >= MIN_SECONDS or n >= MAX_REPEATS:
-            return spent / n
+        seen = runnable()
+        if seen is not None:
+            _samples.append(seen)
+        if time.perf_counter() - wall >= MIN_SECONDS or n >= MAX_REPEATS:
+            return (_clock() - start) / n
 
 
 def calibrate(protocol: Protocol, pool_files: list[Path] | None = None) -> Rates:
@@ -67,16 +110,22 @@ def calibrate(protocol: Protocol, pool_files: list[Path] | None = None) -> Rates
     images to time decoding on."""
     fresh = "torch" not in sys.modules
     t0 = time.perf_counter()
+    # what a worker imports before its first unit ends: torch, the stages, the losses' library
+    import segmentation_models_pytorch  # noqa: F401
     import torch
-    import torch.nn.functional as F
 
+    import delbench.evaluate.finetune  # noqa: F401
+    import delbench.pretrain.stage  # noqa: F401
     from delbench.nets.arrays import to_tensor
     from delbench.nets.models import IMAGENET_MEAN, IMAGENET_STD, build_pretrainer, build_seg_net
     from delbench.nets.runtime import autocast, flip_augment, setup, step_generator
 
     worker_start = time.perf_counter() - t0 if fresh else WORKER_START_S
+    _samples.clear()
     pt, ft, network = protocol.pretrain, protocol.finetune, protocol.network()
     dev, _ = setup(pt.device)
+    global _clock
+    _clock = time.process_time if dev.type == "cpu" else time.perf_counter
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     rng = np.random.default_rng(0)
     size = network.image_size
@@ -101,62 +150,76 @@ def calibrate(protocol: Protocol, pool_files: list[Path] | None = None) -> Rates
         pretrain = _timed(pretrain_step, sync)
         del model, opt
 
-        def build() -> Any:
-            return build_seg_net(network, out_channels=1, head=ft.head).to(dev)
-
-        start = time.perf_counter()
-        net = build()
-        setup_s = time.perf_counter() - start
+        net = build_seg_net(network, out_channels=1, head=ft.head).to(dev)
         net.eval()
         batch = to_tensor(images[:64], IMAGENET_MEAN, IMAGENET_STD).to(dev)
         probing = ft.mode == "probe" and hasattr(net, "features")
         with torch.no_grad():
             forward = _timed(lambda: net.features(batch) if probing else net(batch), sync) / len(batch)
             predict = _timed(lambda: net(batch), sync) / len(batch)
-        bs = ft.batch_size
-        y = torch.zeros((bs, 1, size, size), device=dev)
-        if probing:
-            with torch.no_grad():
-                feats = net.features(batch[:1]).expand(bs, -1, -1, -1).contiguous()
-            head_opt = torch.optim.AdamW(net.head.parameters(), lr=ft.lr)
-
-            def finetune_step() -> None:
-                loss = F.binary_cross_entropy_with_logits(net.head(feats).float(), y)
-                head_opt.zero_grad(set_to_none=True)
-                loss.backward()
-                head_opt.step()
-        else:
-            net.train()
-            full_opt = torch.optim.AdamW(net.parameters(), lr=ft.lr)
-            x = batch[:bs] if bs <= len(batch) else batch[:1].expand(bs, -1, -1, -1)
-
-            def finetune_step() -> None:
-                with autocast(dev):
-                    out = net(x)
-                loss = F.binary_cross_entropy_with_logits(out.float(), y)
-                full_opt.zero_grad(set_to_none=True)
-                loss.backward()
-                full_opt.step()
-
-        finetune = _timed(finetune_step, sync)
+        del net
+        downstream = _downstream(protocol, dev, images, rng, sync)
     finally:
         torch.set_rng_state(rng_state)
         torch.set_num_threads(threads)
-    return Rates(pretrain_step=pretrain, forward_image=forward, predict_image=predict, finetune_step=finetune,
-                 task_setup=setup_s, decode_image=decode_seconds(pool_files or [], size),
-                 worker_start=worker_start, device=dev.type)
+    others = competing()
+    return Rates(pretrain_step=pretrain, forward_image=forward, predict_image=predict, **downstream,
+                 decode_image=decode_seconds(pool_files or [], size),
+                 worker_start=worker_start, device=dev.type, others=others, cpus=cpu_count())
+
+
+def competing() -> float:
+    """Other processes that were running or ready to run while the calibration ran (it counts
+    itself once). Its own share of a CPU would not tell: over a second or two the scheduler favours a
+    process that has just woken, so a short calibration gets a whole CPU that a long unit does not."""
+    return max(0.0, float(np.mean(_samples)) - 1.0) if _samples else 0.0
+
+
+def _downstream(protocol: Protocol, dev: Any, images: np.ndarray, rng: np.random.Generator,
+                sync: Callable[[], None]) -> dict[str, float]:
+    """The fine-tuning loop the evaluate stage runs (``delbench.evaluate.finetune.fit``), timed at two
+    lengths and two evaluation intervals on random images: seconds per step, per evaluation on val
+    (per val image), and the rest (building the network, the probe's features, one evaluation)."""
+    from delbench.evaluate.finetune import fit
+
+    labelled, n_val = FIT_LABELLED, FIT_VAL
+    size = protocol.network().image_size
+    pick = rng.integers(0, len(images), labelled + n_val)
+    masks = (rng.random((labelled + n_val, size, size)) < 0.2).astype(np.uint8)
+    train, val = (images[pick[:labelled]], masks[:labelled]), (images[pick[labelled:]], masks[labelled:])
+
+    def run(steps: int, every: int) -> float:
+        p = protocol.with_overrides({"finetune.steps": steps, "finetune.eval_every": every, "finetune.labels": 0})
+        start = _clock()
+        fit(p, train, val, task="calibration", state=None, seed=0, dev=dev)
+        sync()
+        seen = runnable()
+        if seen is not None:
+            _samples.append(seen)
+        return _clock() - start
+
+    short, long, every = FIT_STEPS
+    run(2, 2)  # first-call costs (lazy initialisation, the losses' library) are the worker start's
+    once = run(short, short)
+    longer = run(long, long)
+    evaluated = run(long, every)
+    step = max(0.0, (longer - once) / (long - short))
+    evaluation = max(0.0, (evaluated - longer) / (long // every - 1))
+    return {"finetune_step": step, "eval_image": evaluation / n_val,
+            "task_setup": max(0.0, once - short * step - evaluation)}
+
 
 
 def decode_seconds(files: list[Path], size: int) -> float:
-    """Seconds to decode and resize one of ``files`` (their median), 0 without files."""
+    """CPU seconds to decode and resize one of ``files`` (their median), 0 without files."""
     from delbench.data.decode import BadFile, resized_rgb
 
     times = []
     for path in files[:DECODE_SAMPLE]:
-        start = time.perf_counter()
+        start = time.process_time()
         try:
             resized_rgb(path, size)
         except BadFile:
             continue  # the stage that decodes it reports it; a plan only needs a rate
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return float(np.median(times)) if times else 0.0

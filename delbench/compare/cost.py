@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from delbench.compare.calibrate import SYNTH_S_PER_MPIX, Rates
+from delbench.compare.calibrate import FIT_LABELLED, FIT_VAL, SYNTH_S_PER_MPIX, Rates
 from delbench.compare.plan import Checked, CompareConfig
 from delbench.protocol import Protocol
 from delbench.references import FULL, SCRATCH
@@ -116,14 +116,16 @@ def synthetic_sizes(protocol: Protocol, names: Iterable[str]) -> tuple[int, tupl
 
 
 def evaluation_seconds(protocol: Protocol, task: TaskSize, rates: Rates) -> float:
-    """One task's fine-tuning, selection on val and test, from the rates."""
+    """One task's fine-tuning, selection on val and test, from the rates (which were timed on a task of
+    ``FIT_LABELLED`` labelled and ``FIT_VAL`` val images, evaluated once)."""
     ft = protocol.finetune
     evals = -(-ft.steps // ft.eval_every)
-    seconds = rates.task_setup + ft.steps * rates.finetune_step + task.test * rates.predict_image
+    seconds = (rates.task_setup + ft.steps * rates.finetune_step + (evals * task.val - FIT_VAL) * rates.eval_image
+               + task.test * rates.predict_image)
     if ft.mode == "probe":
         # features of the labelled images under four flips and of val, once; the head then reads them
-        return seconds + (4 * task.labelled + task.val) * rates.forward_image
-    return seconds + evals * task.val * rates.predict_image
+        seconds += (4 * (task.labelled - FIT_LABELLED) + task.val - FIT_VAL) * rates.forward_image
+    return max(seconds, rates.task_setup)
 
 
 def schedule(units: list[PlannedUnit], workers: int, start: float) -> float:
@@ -146,11 +148,6 @@ def schedule(units: list[PlannedUnit], workers: int, start: float) -> float:
     return end
 
 
-def workers_for(jobs: int, units: int) -> tuple[int, float]:
-    """Workers that will run, and how much slower each runs when they outnumber the CPUs."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    n = max(1, min(jobs, units))
-    return n, max(1.0, n / cpus)
 
 
 def plan_study(config: CompareConfig, checked: Checked, rates: Rates | None = None, *, plots: bool = False) -> Plan:
@@ -187,7 +184,8 @@ def plan_study(config: CompareConfig, checked: Checked, rates: Rates | None = No
         rates = calibrate(protocol, pool_files)
     task_decode = decode_seconds(task_files, protocol.network().image_size)
     steps = protocol.pretrain_steps(n_pool)
-    workers, slower = workers_for(config.jobs, len(held.units))
+    workers = max(1, min(config.jobs, len(held.units)))
+    slower = rates.slowdown(workers)
 
     before: list[tuple[str, float]] = []
     if not on_disk:
@@ -195,10 +193,11 @@ def plan_study(config: CompareConfig, checked: Checked, rates: Rates | None = No
 
         procs = 1 if get_scale(protocol.data.scale).pool_frames < 1000 else max(1, min(4, os.cpu_count() or 1))
         before.append(("generating the synthetic DataDEL", mpix * SYNTH_S_PER_MPIX / procs))
+    alone = rates.slowdown(1)  # this process, before the workers start
     if held.arrays_missing:
-        before.append((f"decoding {n_pool:,} pool images", len(held.arrays_missing) * n_pool * rates.decode_image))
+        before.append((f"decoding {n_pool:,} pool images", len(held.arrays_missing) * n_pool * rates.decode_image * alone))
     if held.task_images_missing:
-        before.append((f"decoding {held.task_images_missing:,} task images", held.task_images_missing * task_decode))
+        before.append((f"decoding {held.task_images_missing:,} task images", held.task_images_missing * task_decode * alone))
     ready: set[str] = set()  # pre-training runs done before the units (by the embed stage)
     if not held.embedded:
         embed = 0.0
@@ -208,7 +207,7 @@ def plan_study(config: CompareConfig, checked: Checked, rates: Rates | None = No
             ready.add(str(first.pretrain))
         if protocol.embed.embedder != "thumb":
             embed += n_pool * rates.forward_image
-        before.append((f"embedding the pool ({protocol.embed.embedder})", embed))
+        before.append((f"embedding the pool ({protocol.embed.embedder})", embed * alone))
 
     per_task = sum(evaluation_seconds(protocol, t, rates) for t in tasks) / max(1, len(tasks))
     units: list[PlannedUnit] = []
