@@ -170,7 +170,8 @@ def test_terminal_ctrl_c_mid_unit_resumes_from_a_checkpoint_as_if_never_interrup
     assert "resume(s) from step" in rerun.stdout, rerun.stdout  # the plan said so before it started
     metas = {p.parent.name: json.loads(p.read_text()) for p in pretrain.glob("*/meta.json")}
     resumed = [m["resumed_from"] for m in metas.values() if m["resumed_from"]]
-    assert resumed and all(8 <= r < 72 and r % 4 == 0 for r in resumed), metas
+    # every interrupted run continued from a checkpoint, the one past its second from that one or later
+    assert resumed and max(resumed) >= 8 and all(0 < r < 72 and r % 4 == 0 for r in resumed), metas
     assert all(m["steps"] == 72 for m in metas.values())
 
     # the same weights and the same scores as the run that was never interrupted

@@ -49,7 +49,7 @@ def plan_lines(plan: Plan) -> list[str]:
     lines = [f"plan: {p.name} v{p.version}, {pool}, {len(plan.tasks)} task(s), {len(plan.units)} units, "
              f"{plan.workers} worker(s)"]
     uncapped = p.uncapped_steps(plan.pool_frames)
-    cap = f" (capped; {p.pretrain.epochs_at_full:g} epochs at 100% would be {uncapped:,})" if uncapped > steps else ""
+    cap = f" ({p.pretrain.epochs_at_full:g} epochs at 100% = {uncapped:,}, capped)" if uncapped > steps else ""
     lines.append(f"  pre-training: {len(runs)} run(s) of {steps:,} steps{cap}")
     if runs:
         rest = f", {len(resuming)} resume(s) from step {', '.join(map(str, resuming))}" if resuming else ""
