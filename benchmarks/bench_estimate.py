@@ -40,6 +40,12 @@ def run_once(command: list[str], keep: Path | None) -> tuple[float, float, str]:
         if not found:
             raise SystemExit(f"no estimate in the output:\n{done.stdout[:3000]}")
         plan = done.stdout[: done.stdout.index("estimate:")].strip().splitlines()[0]
+        flat = " ".join(done.stdout.split())
+        rates = re.search(r"\(measured: (.*?)\)", flat)
+        plan += f"\n  calibration: {rates.group(1) if rates else '?'}"
+        later = re.search(r"(selected: .*? from here, .*? in)", flat)
+        if later:  # the estimate made again once the subsets were known, for the rest of the run
+            plan += f"\n  {later.group(1)}"
         return seconds(found.group(1)), wall, plan
     finally:
         if keep is None:

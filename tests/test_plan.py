@@ -143,7 +143,7 @@ def test_dry_run_on_synthetic_data_not_yet_generated_plans_from_its_scale(tmp_pa
     res = CliRunner().invoke(cli, ["compare", "random", "--protocol", "ci", "--cache", str(tmp_path / "cache"),
                                    "--out", str(tmp_path / "run"), "--dry-run"])
     assert res.exit_code == 0, res.output
-    assert "288 pool frames (generated first)" in res.output and "4 task(s)" in res.output
+    assert "288 pool frames (generated first)" in res.output and "4 tasks" in res.output
     assert not list(tmp_path.iterdir())
 
 
@@ -156,3 +156,18 @@ def test_schedule_spreads_units_over_workers_and_sharers_wait() -> None:
     # two workers: a and b from 0 to 10, c from 10 to 14; the sharer of a starts at 10 and ends at 10
     assert schedule(units, 2, 1.0) == 15
     assert schedule([unit("a", 10, "a"), unit("x", 1, None), unit("sharer", 0, "a")], 2, 0.0) == 10
+
+
+def test_the_bar_shows_a_given_eta_counting_down() -> None:
+    import time
+
+    from delbench.progress import rich_progress
+
+    bar = rich_progress(eta=True, disable=True)
+    task_id = bar.add_task("units", total=1.0, eta_s=125.0, eta_at=time.monotonic())
+    eta = bar.columns[-1]
+    assert str(eta.render(bar.tasks[task_id])) in ("0:02:05", "0:02:04")
+    bar.update(task_id, eta_s=125.0, eta_at=time.monotonic() - 65)
+    assert str(eta.render(bar.tasks[task_id])) in ("0:01:00", "0:00:59")
+    plain = bar.add_task("stage", total=1.0)  # no estimate of its own: rich's, from the pace
+    assert str(eta.render(bar.tasks[plain])) == "-:--:--"

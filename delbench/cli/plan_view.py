@@ -27,6 +27,10 @@ def duration(seconds: float) -> str:
     return f"{s // 3600} h {s % 3600 // 60} min"
 
 
+def count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def make_plan(config: CompareConfig, *, plots: bool) -> Plan:
     """Check the study's options and its run directory (one line on bad input or another study there,
     before anything else) and plan it."""
@@ -38,6 +42,19 @@ def make_plan(config: CompareConfig, *, plots: bool) -> Plan:
     return plan_study(replace(config, params=checked.params), checked, plots=plots)
 
 
+def replanner(config: CompareConfig, plan: Plan, *, plots: bool) -> Callable[[], Plan]:
+    """The plan made again, with the same rates, once the subsets are selected: selectors that kept
+    the same subset then share one run, which no plan can know before selecting."""
+    from delbench.compare.cost import plan_study
+    from delbench.compare.plan import check_config
+
+    def again() -> Plan:
+        checked = check_config(config)
+        return plan_study(replace(config, params=checked.params), checked, plan.rates, plots=plots)
+
+    return again
+
+
 def plan_lines(plan: Plan) -> list[str]:
     """The plan as lines of at most 80 columns."""
     p, ft = plan.protocol, plan.protocol.finetune
@@ -46,13 +63,13 @@ def plan_lines(plan: Plan) -> list[str]:
     done = sum(1 for s, start in runs.values() if start >= s)
     resuming = sorted(start for s, start in runs.values() if 0 < start < s)
     pool = f"{plan.pool_frames:,} pool frames" + ("" if plan.on_disk else " (generated first)")
-    lines = [f"plan: {p.name} v{p.version}, {pool}, {len(plan.tasks)} task(s), {len(plan.units)} units, "
-             f"{plan.workers} worker(s)"]
+    lines = [f"plan: {p.name} v{p.version}, {pool}, {count(len(plan.tasks), 'task')}, {len(plan.units)} units, "
+             f"{count(plan.workers, 'worker')}"]
     uncapped = p.uncapped_steps(plan.pool_frames)
     cap = f" ({p.pretrain.epochs_at_full:g} epochs at 100% = {uncapped:,}, capped)" if uncapped > steps else ""
-    lines.append(f"  pre-training: {len(runs)} run(s) of {steps:,} steps{cap}")
+    lines.append(f"  pre-training: {count(len(runs), 'run')} of {steps:,} steps{cap}")
     if runs:
-        rest = f", {len(resuming)} resume(s) from step {', '.join(map(str, resuming))}" if resuming else ""
+        rest = f", {len(resuming)} resume from step {', '.join(map(str, resuming))}" if resuming else ""
         lines.append(f"    cached {done}{rest}, to run {len(runs) - done - len(resuming)}")
     seen: set[str] = set()
     distinct = []  # units that evaluate something of their own (a unit sharing a run shares its evaluations)
@@ -61,9 +78,9 @@ def plan_lines(plan: Plan) -> list[str]:
             distinct.append(u)
         if u.trains is not None:
             seen.add(u.trains)
-    lines.append(f"  evaluation: {sum(u.tasks for u in distinct)} fine-tune(s) ({ft.mode}, {ft.steps} steps each); "
+    lines.append(f"  evaluation: {count(sum(u.tasks for u in distinct), 'fine-tune')} ({ft.mode}, {ft.steps} steps each); "
                  f"cached {sum(u.tasks_cached for u in distinct)}")
-    lines.append(f"  selection: {plan.select_stages} stage(s); cached {plan.select_cached} (not timed)")
+    lines.append(f"  selection: {count(plan.select_stages, 'stage')}; cached {plan.select_cached} (not timed)")
     lines.append(f"  {'unit':<22}{'seeds':>6}{'steps':>8}{'trained':>9}{'evaluated':>11}{'est.':>12}")
     for (sel, ratio), group in _groups(plan).items():
         name = sel if sel in ("full", "scratch") else f"{sel} R={ratio:g}"
@@ -78,7 +95,7 @@ def plan_lines(plan: Plan) -> list[str]:
     per = "CPU second" if r.device == "cpu" else "second"
     lines += textwrap.wrap(
         f"estimate: {duration(plan.seconds)} on this machine: {duration(before)} before the units, "
-        f"{duration(plan.units_seconds)} of units on {plan.workers} worker(s), {duration(plan.after)} of tables "
+        f"{duration(plan.units_seconds)} of units on {count(plan.workers, 'worker')}, {duration(plan.after)} of tables "
         f"(measured: {1 / r.pretrain_step:,.1f} pre-training steps per {per}{beside})", 80, subsequent_indent="  ")
     return [wrapped for line in lines for wrapped in (textwrap.wrap(line, 80, subsequent_indent="      ",
                                                                     drop_whitespace=False) or [line])]
@@ -97,9 +114,12 @@ def show_plan(console: Any, plan: Plan) -> None:
 
 
 @contextlib.contextmanager
-def study_bar(console: Any, plan: Plan) -> Iterator[tuple[Progress, Callable[[int], None], Callable[[Any], None]]]:
+def study_bar(console: Any, plan: Plan, replan: Callable[[], Plan] | None = None
+              ) -> Iterator[tuple[Progress, Callable[[int], None], Callable[[Any], None]]]:
     """``(progress, on_total, done)`` for ``run_compare``, drawing the units bar with the elapsed time
-    and an ETA: the plan's estimate at first, then the pace of the units that finished."""
+    and an ETA: the plan's estimate at first (``replan``'s once the subsets are known), then more and
+    more the pace of the units that finished."""
+    from delbench.errors import DelbenchError
     from delbench.progress import rich_progress
 
     weights = plan.unit_seconds()
@@ -130,8 +150,23 @@ def study_bar(console: Any, plan: Plan) -> Iterator[tuple[Progress, Callable[[in
                 bar.update(units, eta_s=eta(), eta_at=time.monotonic())
 
         def on_total(n: int) -> None:
+            nonlocal plan, weights, total_work
+            if replan is not None:
+                first = len(plan.pretraining())
+                try:
+                    plan = replan()
+                except DelbenchError:
+                    pass  # the ETA keeps the first plan; the run itself reports what is wrong
+                weights = plan.unit_seconds()
+                total_work = sum(weights.values()) or 1.0
+                if len(plan.pretraining()) != first:
+                    bar.console.print(f"selected: {count(len(plan.pretraining()), 'pre-training run')}, not {first} "
+                                      f"(identical subsets share one); estimate now "
+                                      f"{duration(plan.units_seconds + plan.after)} from here, "
+                                      f"{duration(time.monotonic() - start)} in",
+                                      highlight=False, markup=False)
             state["total"], state["units_from"] = n, time.monotonic()
-            bar.update(units, description=label(), eta_s=eta(), eta_at=time.monotonic())
+            bar.update(units, total=total_work, description=label(), eta_s=eta(), eta_at=time.monotonic())
 
         def done(unit: Any) -> None:
             state["done"] += 1

@@ -32,7 +32,7 @@ def regress(protocol: Protocol, overrides: dict[str, Any], baseline: Path, updat
     prints only that."""
     from rich.console import Console
 
-    from delbench.cli.plan_view import make_plan, show_plan, study_bar
+    from delbench.cli.plan_view import make_plan, replanner, show_plan, study_bar
     from delbench.compare.plan import CompareConfig, default_jobs
     from delbench.compare.results import read_results
     from delbench.compare.runner import run_compare
@@ -54,7 +54,7 @@ def regress(protocol: Protocol, overrides: dict[str, Any], baseline: Path, updat
     show_plan(console, plan)
     if dry_run:
         return
-    with study_bar(console, plan) as (progress, total, done):
+    with study_bar(console, plan, replanner(config, plan, plots=False)) as (progress, total, done):
         results = read_results(run_compare(config, progress=progress, on_total=total, done=done))
     if update:
         made = make_baseline(results, proto, current)

@@ -35,7 +35,7 @@ def validate(protocol: Protocol, data: Path | None, ratios: str, seeds: str | No
     """
     from rich.console import Console
 
-    from delbench.cli.plan_view import make_plan, show_plan, study_bar
+    from delbench.cli.plan_view import make_plan, replanner, show_plan, study_bar
     from delbench.compare.plan import CompareConfig, default_jobs, parse_ratios, parse_seeds
     from delbench.compare.runner import run_compare
     from delbench.compare.results import read_results
@@ -58,7 +58,7 @@ def validate(protocol: Protocol, data: Path | None, ratios: str, seeds: str | No
     if dry_run:
         return
     with contextlib.ExitStack() as keep:  # the run directory's lock, held until its tables are written
-        with study_bar(console, plan) as (progress, total, done):
+        with study_bar(console, plan, replanner(config, plan, plots=not no_plots)) as (progress, total, done):
             run_dir = run_compare(config, progress=progress, on_total=total, done=done, keep=keep)
         render_run(run_dir, plots=not no_plots)
         verdict = judge(read_results(run_dir), wanted)

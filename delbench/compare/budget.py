@@ -44,7 +44,8 @@ class Budget:
         else:
             limit = f"no cap: {p.pretrain.epochs_at_full * 1000 / p.pretrain.batch_size:,.0f} more per 1,000 frames"
         capped = ", capped" if p.cap_binds(self.pool_frames) else ""
-        out = [f"budget on {self.pool} ({self.pool_frames:,} frames, {len(self.tasks)} task(s)): "
+        tasks = f"{len(self.tasks)} task" + ("" if len(self.tasks) == 1 else "s")
+        out = [f"budget on {self.pool} ({self.pool_frames:,} frames, {tasks}): "
                f"{self.steps:,} pre-training steps per unit ({epochs}{capped}; {limit}); "
                f"{len(self.tasks)} x {ft.steps} {ft.mode} steps"]
         if rates is not None:

@@ -38,6 +38,8 @@ class Holdings:
     select_cached: int
     arrays_missing: tuple[int, ...]  # image sizes whose pool array is not decoded yet
     task_images_missing: int = 0  # task images and masks not decoded yet at the network's size
+    embed_run: str | None = None  # the pre-training the ``pool`` embedder needs (full, the protocol's first seed)
+    embed_start: int = 0  # the step it would start from
 
 
 def checkpoint_step(work: Path) -> int:
@@ -76,8 +78,9 @@ def holdings(config: CompareConfig, checked: Checked, root: Path, frame: Any, ta
     weights: Path | None = None
     known = True
     embedder = protocol.embed.embedder
+    embed_run, embed_start = None, 0
     if embedder == "pool":
-        _, _, weights = pretrain_state(None, protocol.seeds[0])
+        embed_run, embed_start, weights = pretrain_state(None, protocol.seeds[0])
         known = weights is not None
     elif embedder.startswith("timm:") and protocol.embed.weights:
         weights = Path(protocol.embed.weights)
@@ -125,7 +128,8 @@ def holdings(config: CompareConfig, checked: Checked, root: Path, frame: Any, ta
             rows = task_rows(frame, task, split)
             undecoded += sum(len(rows) for column in ("path", "mask_path")
                              if len(rows) and not array_path(rows, size, stages, column=column).is_file())
-    return Holdings(tuple(units), embedded, len(config.selectors) * len(checked.seeds), select_cached, missing, undecoded)
+    return Holdings(tuple(units), embedded, len(config.selectors) * len(checked.seeds), select_cached, missing, undecoded,
+                    embed_run, embed_start)
 
 
 def fresh(config: CompareConfig, checked: Checked) -> Holdings:
@@ -137,5 +141,8 @@ def fresh(config: CompareConfig, checked: Checked) -> Holdings:
                       for r in checked.ratios]
     for seed in checked.seeds:
         units += [UnitState(FULL, 1.0, seed, f"{FULL} seed {seed}", 0, 0), UnitState(SCRATCH, 0.0, seed, None, 0, 0)]
-    sizes = {config.protocol.pretrain.image_size, config.protocol.embed.image_size}
-    return Holdings(tuple(units), False, len(config.selectors) * len(checked.seeds), 0, tuple(sorted(sizes)))
+    protocol = config.protocol
+    sizes = {protocol.pretrain.image_size, protocol.embed.image_size}
+    embed_run = f"{FULL} seed {protocol.seeds[0]}" if protocol.embed.embedder == "pool" else None
+    return Holdings(tuple(units), False, len(config.selectors) * len(checked.seeds), 0, tuple(sorted(sizes)),
+                    embed_run=embed_run)

@@ -25,8 +25,8 @@ import numpy as np
 
 from delbench.protocol import Protocol
 
-MIN_SECONDS = 0.25  # each rate is timed over at least this long (or MAX_REPEATS repeats)
-MAX_REPEATS = 20
+MIN_SECONDS = 0.5  # each rate is timed over at least this long (or MAX_REPEATS repeats)
+MAX_REPEATS = 40
 DECODE_SAMPLE = 12  # pool images decoded to time decoding
 FIT_LABELLED, FIT_VAL = 16, 10  # images of the random task the downstream loop is timed on
 FIT_STEPS = (4, 24, 4)  # a short and a long run of it, and the evaluation interval of a third run
@@ -148,7 +148,6 @@ def calibrate(protocol: Protocol, pool_files: list[Path] | None = None) -> Rates
             opt.step()
 
         pretrain = _timed(pretrain_step, sync)
-        del model, opt
 
         net = build_seg_net(network, out_channels=1, head=ft.head).to(dev)
         net.eval()
@@ -157,7 +156,6 @@ def calibrate(protocol: Protocol, pool_files: list[Path] | None = None) -> Rates
         with torch.no_grad():
             forward = _timed(lambda: net.features(batch) if probing else net(batch), sync) / len(batch)
             predict = _timed(lambda: net(batch), sync) / len(batch)
-        del net
         downstream = _downstream(protocol, dev, images, rng, sync)
     finally:
         torch.set_rng_state(rng_state)

@@ -14,14 +14,13 @@ on pools of 10k frames, docs/protocols.md).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 from delbench.compare.calibrate import FIT_LABELLED, FIT_VAL, SYNTH_S_PER_MPIX, Rates
 from delbench.compare.plan import Checked, CompareConfig
 from delbench.protocol import Protocol
-from delbench.references import FULL, SCRATCH
 
 # Seconds to write the results and draw the tables after the units (recorded on 2 CPU cores); the
 # plots and the report's galleries add about a second per (selector, ratio) drawn.
@@ -68,7 +67,6 @@ class Plan:
     workers: int
     units_seconds: float  # wall time of the units over the workers
     rates: Rates
-    order: tuple[tuple[str, float, int], ...] = field(default=())  # (selector, ratio, seed) as submitted
 
     @property
     def seconds(self) -> float:
@@ -201,10 +199,9 @@ def plan_study(config: CompareConfig, checked: Checked, rates: Rates | None = No
     ready: set[str] = set()  # pre-training runs done before the units (by the embed stage)
     if not held.embedded:
         embed = 0.0
-        if protocol.embed.embedder == "pool":
-            first = next(u for u in held.units if u.selector == FULL and u.seed == protocol.seeds[0])
-            embed += (steps - first.start) * rates.pretrain_step
-            ready.add(str(first.pretrain))
+        if held.embed_run is not None:
+            embed += (steps - held.embed_start) * rates.pretrain_step
+            ready.add(held.embed_run)
         if protocol.embed.embedder != "thumb":
             embed += n_pool * rates.forward_image
         before.append((f"embedding the pool ({protocol.embed.embedder})", embed * alone))
