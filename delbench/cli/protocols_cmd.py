@@ -22,15 +22,16 @@ def protocols(show: str | None, data: Path | None, timed: bool) -> None:
         p = load_protocol(show)
         click.echo(json.dumps({**p.to_dict(), "hash": p.hash()}, indent=2))
         return
-    for name in list_protocols():
-        p = load_protocol(name)
+    # every budget first, so a bad --data fails with one line before anything is printed
+    loaded = [load_protocol(name) for name in list_protocols()]
+    budgets = [root_budget(p, data) if data is not None else synthetic_budget(p) for p in loaded]
+    for p, budget in zip(loaded, budgets):
         pt = p.pretrain
         model = pt.encoder or f"conv-unet w{pt.width}"
         cap = f", at most {pt.max_steps:,} steps" if pt.max_steps else ""
-        click.echo(f"{name:<7} v{p.version}  {pt.objective} on {pt.arch} ({model}) {pt.image_size}px, "
+        click.echo(f"{p.name:<7} v{p.version}  {pt.objective} on {pt.arch} ({model}) {pt.image_size}px, "
                    f"batch {pt.batch_size}, {pt.epochs_at_full:g} epochs at 100%{cap}; finetune {p.finetune.head} "
                    f"{p.finetune.mode}, labels {p.finetune.labels or 'all'}, {p.finetune.steps} steps")
-        budget = root_budget(p, data) if data is not None else synthetic_budget(p)
         rates = None
         if timed:
             from delbench.compare.calibrate import calibrate
