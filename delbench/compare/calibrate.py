@@ -157,6 +157,9 @@ def calibrate(protocol: Protocol, pool_files: list[Path] | None = None) -> Rates
             forward = _timed(lambda: net.features(batch) if probing else net(batch), sync) / len(batch)
             predict = _timed(lambda: net(batch), sync) / len(batch)
         downstream = _downstream(protocol, dev, images, rng, sync)
+        # a second round, a few seconds later: a moment's spike of other work (or of the machine under
+        # this one) is not the rate of a run of minutes
+        pretrain = min(pretrain, _timed(pretrain_step, sync))
     finally:
         torch.set_rng_state(rng_state)
         torch.set_num_threads(threads)
