@@ -22,15 +22,33 @@ def scaled(progress: Progress | None, start: float, stop: float) -> Progress:
 
 
 def rich_progress(console: Any = None, *, eta: bool = False, disable: bool = False) -> Any:
-    """The one place the bar's columns are chosen; ``eta`` adds the estimated time left."""
+    """The one place the bar's columns are chosen; ``eta`` adds the estimated time left: a task's own
+    estimate where it gives one (fields ``eta_s``, seconds left as of the monotonic time ``eta_at``),
+    else rich's, from the pace so far."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress as Bar, TextColumn, TimeElapsedColumn
 
     columns: list[Any] = [TextColumn("[bold]{task.description}"), BarColumn(),
                           TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn()]
     if eta:
-        columns += [TextColumn("eta"), TimeRemainingColumn()]
+        columns += [TextColumn("eta"), _eta_column()]
     return Bar(*columns, console=console or Console(stderr=True), transient=True, disable=disable)
+
+
+def _eta_column() -> Any:
+    import time
+
+    from rich.progress import TimeRemainingColumn
+    from rich.text import Text
+
+    class EtaColumn(TimeRemainingColumn):
+        def render(self, task: Any) -> Any:
+            if "eta_s" not in task.fields:
+                return super().render(task)
+            left = max(0, int(task.fields["eta_s"] - (time.monotonic() - task.fields["eta_at"])))
+            return Text(f"{left // 3600}:{left % 3600 // 60:02d}:{left % 60:02d}", style="progress.remaining")
+
+    return EtaColumn()
 
 
 @contextlib.contextmanager

@@ -78,6 +78,9 @@ class PretrainConfig:
     warmup_frac: float = 0.05
     min_lr_frac: float = 0.0
     epochs_at_full: float = 10.0
+    # A cap on every run's optimiser steps (0: none), so a preset's cost stops growing with the pool;
+    # it applies to the step count of the whole pool, so every ratio still gets the same steps.
+    max_steps: int = 0
     mask_ratio: float = 0.6
     mask_patch: int = 8
     decoder_dim: int = 128
@@ -123,7 +126,6 @@ class Protocol:
     name: str
     version: int
     description: str = ""
-    budget: str = ""
     data: DataConfig = field(default_factory=DataConfig)
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
@@ -147,8 +149,18 @@ class Protocol:
         return self.pretrain.network()
 
     def pretrain_steps(self, n_pool: int) -> int:
-        """Equal compute: the same optimiser step count for every ratio."""
+        """Equal compute: the same optimiser step count for every ratio, ``epochs_at_full`` passes over
+        the whole pool, at most ``max_steps``."""
+        steps = self.uncapped_steps(n_pool)
+        return min(steps, self.pretrain.max_steps) if self.pretrain.max_steps else steps
+
+    def uncapped_steps(self, n_pool: int) -> int:
+        """The steps of ``epochs_at_full`` passes over the whole pool, before any cap."""
         return max(1, math.ceil(self.pretrain.epochs_at_full * n_pool / self.pretrain.batch_size))
+
+    def cap_binds(self, n_pool: int) -> bool:
+        """Whether ``max_steps`` shortens the pre-training on a pool of ``n_pool`` frames."""
+        return self.pretrain_steps(n_pool) < self.uncapped_steps(n_pool)
 
     def with_overrides(self, overrides: dict[str, Any]) -> "Protocol":
         """A copy with ``{"section.key": value}`` replaced, validated like a file."""
@@ -217,6 +229,9 @@ def from_dict(raw: dict[str, Any], where: str = "protocol") -> Protocol:
         if key not in raw:
             raise DelbenchError(f"{where}: missing required key {key!r}")
     known = {f.name for f in fields(Protocol)} - {"source"}
+    if "budget" in raw:
+        raise DelbenchError(f"{where}: 'budget' is no longer a protocol key: the budget is computed from the protocol "
+                            "and the pool (`delbench protocols`); remove it, or cap the pre-training with [pretrain] max_steps")
     for key in raw:
         if key not in known:
             raise DelbenchError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
@@ -251,6 +266,7 @@ def validate(p: Protocol, where: str) -> None:
           f"must name a model for arch {pt.arch!r}")
     for key in ("image_size", "batch_size", "width", "checkpoint_every", "mask_patch", "decoder_dim"):
         _need(getattr(pt, key) > 0, where, f"[pretrain] {key}", "must be > 0")
+    _need(pt.max_steps >= 0, where, "[pretrain] max_steps", "must be >= 0 (0 = no cap)")
     _need(pt.image_size % pt.mask_patch == 0, where, "[pretrain] mask_patch", "must divide image_size")
     _need(pt.lr > 0 and pt.epochs_at_full > 0, where, "[pretrain] lr/epochs_at_full", "must be > 0")
     _need(0 < pt.mask_ratio < 1, where, "[pretrain] mask_ratio", "must lie in (0, 1)")

@@ -93,7 +93,7 @@ def _to_toml(p: object) -> str:
     d = p.to_dict()  # type: ignore[attr-defined]
     lines = [f"name = {json.dumps(d.pop('name'))}", f"version = {d.pop('version')}",
              f"seeds = {json.dumps(list(d.pop('seeds')))}"]
-    for key in ("description", "budget"):
+    for key in ("description",):
         lines.append(f"{key} = {json.dumps(d.pop(key))}")
     for section, values in d.items():
         lines.append(f"[{section}]")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from delbench.cli.output import format_option
-from delbench.cli.params import parse_params, protocol_options
+from delbench.cli.params import dry_run_option, parse_params, protocol_options
 
 if TYPE_CHECKING:
     from delbench.protocol import Protocol
@@ -26,22 +26,24 @@ if TYPE_CHECKING:
 @click.option("--jobs", default=None, type=int, help="Worker processes for pre-train/evaluate units (default: one per CPU, at most 4).")
 @click.option("--cross/--no-cross", default=False, show_default=True, help="Also run the cross-dataset matrix.")
 @click.option("--no-plots", is_flag=True, help="Skip plots and galleries (tables only).")
+@dry_run_option
 @format_option
 def compare(selectors: tuple[str, ...], protocol: Protocol, data: Path | None, ratios: str | None, seeds: str | None,
             tasks: str | None, out: Path | None, params: tuple[str, ...], overrides: dict[str, Any],
-            cache: Path | None, jobs: int | None, cross: bool, no_plots: bool, fmt: str) -> None:
+            cache: Path | None, jobs: int | None, cross: bool, no_plots: bool, dry_run: bool, fmt: str) -> None:
     """Run SELECTORS head-to-head under one protocol and print comparison tables.
 
-    With no options: the smoke protocol on the synthetic DataDEL. Rerunning resumes: only stages whose
-    inputs or config changed run again. A run into an existing --out of the same study adds its rows
-    to the tables there; another study there is refused.
+    With no options: the smoke protocol on the synthetic DataDEL. It first prints its plan (units,
+    steps, what the cache holds, an estimated wall time); --dry-run prints only that. Rerunning
+    resumes: only stages whose inputs or config changed run again. A run into an existing --out of
+    the same study adds its rows to the tables there; another study there is refused.
     """
     from rich.console import Console
 
     from delbench.compare.plan import CompareConfig, default_jobs, parse_ratios, parse_seeds, split_params
     from delbench.cli.output import finish
+    from delbench.cli.plan_view import make_plan, replanner, show_plan, study_bar
     from delbench.compare.runner import run_compare
-    from delbench.progress import rich_progress
     from delbench.report.render import render_run
 
     config = CompareConfig(
@@ -52,23 +54,12 @@ def compare(selectors: tuple[str, ...], protocol: Protocol, data: Path | None, r
         overrides=overrides,
     )
     console = Console(stderr=fmt != "text")  # a script's stdout holds only the formatted tables
+    plan = make_plan(config, plots=not no_plots)
+    show_plan(console, plan)
+    if dry_run:
+        return
     with contextlib.ExitStack() as keep:  # the run directory's lock, held until its tables are rendered
-        with rich_progress(console, eta=True) as bar:
-            units = bar.add_task("preparing", total=None)
-            stage = bar.add_task("", total=1.0)
-            count = {"done": 0, "total": 0}
-
-            def progress(fraction: float, message: str = "") -> None:
-                bar.update(stage, description=message[:70], completed=min(max(fraction, 0.0), 1.0))
-
-            def total(n: int) -> None:
-                count["total"] = n
-                bar.update(units, total=n, description=f"units 0/{n} (pre-train + evaluate)")
-
-            def done(unit: Any) -> None:
-                count["done"] += 1
-                bar.update(units, advance=1, description=f"units {count['done']}/{count['total']} (pre-train + evaluate)")
-
+        with study_bar(console, plan, replanner(config, plan, plots=not no_plots)) as (progress, total, done):
             run_dir = run_compare(config, progress=progress, on_total=total, done=done, keep=keep)
         grids = render_run(run_dir, plots=not no_plots)
         finish(run_dir, grids, fmt, galleries=not no_plots, stages=True)

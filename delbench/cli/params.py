@@ -47,3 +47,8 @@ def protocol_options(default: str) -> Callable[[Callable[..., Any]], Callable[..
                             help="Protocol name (see `delbench protocols`) or a .toml path.")(resolved)
 
     return decorate
+
+
+dry_run_option = click.option(
+    "--dry-run", is_flag=True,
+    help="Print the plan (units, steps, what the cache holds, estimated wall time) and stop: nothing runs or is written.")

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from delbench.cli.params import protocol_options
+from delbench.cli.params import dry_run_option, protocol_options
 
 if TYPE_CHECKING:
     from delbench.protocol import Protocol
@@ -23,11 +23,16 @@ SHOWN = 20  # differing values listed in exact mode; the count says how many mor
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory (default: runs/regress-PROTOCOL).")
 @click.option("--cache", type=click.Path(path_type=Path), help="Cache of datasets and stages.")
 @click.option("--jobs", default=None, type=int, help="Worker processes (default: one per CPU, at most 4).")
+@dry_run_option
 def regress(protocol: Protocol, overrides: dict[str, Any], baseline: Path, update: bool, mode: str,
-            out: Path | None, cache: Path | None, jobs: int | None) -> None:
-    """Rerun PROTOCOL for the built-in selectors; fail when a score leaves its baseline."""
+            out: Path | None, cache: Path | None, jobs: int | None, dry_run: bool) -> None:
+    """Rerun PROTOCOL for the built-in selectors; fail when a score leaves its baseline.
+
+    It first prints its plan (units, steps, what the cache holds, an estimated wall time); --dry-run
+    prints only that."""
     from rich.console import Console
 
+    from delbench.cli.plan_view import make_plan, replanner, show_plan, study_bar
     from delbench.compare.plan import CompareConfig, default_jobs
     from delbench.compare.results import read_results
     from delbench.compare.runner import run_compare
@@ -45,7 +50,12 @@ def regress(protocol: Protocol, overrides: dict[str, Any], baseline: Path, updat
         console.print(f"mode: {mode} ({why})", highlight=False, soft_wrap=True)
     config = CompareConfig(selectors=BUILTIN_SELECTORS, protocol=protocol, out=out or Path("runs") / f"regress-{proto.name}",
                            cache=cache, jobs=default_jobs(jobs), overrides=overrides)
-    results = read_results(run_compare(config))
+    plan = make_plan(config, plots=False)
+    show_plan(console, plan)
+    if dry_run:
+        return
+    with study_bar(console, plan, replanner(config, plan, plots=False)) as (progress, total, done):
+        results = read_results(run_compare(config, progress=progress, on_total=total, done=done))
     if update:
         made = make_baseline(results, proto, current)
         save_baseline(baseline, made)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from delbench.cli.params import protocol_options
+from delbench.cli.params import dry_run_option, protocol_options
 
 if TYPE_CHECKING:
     from delbench.protocol import Protocol
@@ -22,18 +22,20 @@ if TYPE_CHECKING:
 @click.option("--cache", type=click.Path(path_type=Path), help="Cache of datasets and stages (default: $DELBENCH_CACHE or ~/.cache/delbench).")
 @click.option("--jobs", default=None, type=int, help="Worker processes (default: one per CPU, at most 4).")
 @click.option("--no-plots", is_flag=True, help="Skip plots and galleries (tables only).")
+@dry_run_option
 def validate(protocol: Protocol, data: Path | None, ratios: str, seeds: str | None, tasks: str | None, out: Path | None,
-             cache: Path | None, jobs: int | None, overrides: dict[str, Any], no_plots: bool) -> None:
+             cache: Path | None, jobs: int | None, overrides: dict[str, Any], no_plots: bool, dry_run: bool) -> None:
     """Check that PROTOCOL ranks data by quality: oracle > random > adversary beyond seed noise.
 
     Runs the ground-truth reference selectors `oracle` and `adversary` beside `random` (and the `full`
     and `scratch` references) through the ordinary compare machinery and cache, then prints, per rung
     and ratio, the per-seed paired differences of the task-mean test mIoU, their mean, the one-sided
     95% lower bound (Student t, seed as the unit) and the minimum detectable effect. Exits 1 unless
-    every rung holds with a lower bound above zero.
+    every rung holds with a lower bound above zero. It first prints its plan; --dry-run prints only that.
     """
     from rich.console import Console
 
+    from delbench.cli.plan_view import make_plan, replanner, show_plan, study_bar
     from delbench.compare.plan import CompareConfig, default_jobs, parse_ratios, parse_seeds
     from delbench.compare.runner import run_compare
     from delbench.compare.results import read_results
@@ -51,10 +53,13 @@ def validate(protocol: Protocol, data: Path | None, ratios: str, seeds: str | No
         cache=cache, jobs=default_jobs(jobs), overrides=overrides,
     )
     console = Console()
+    plan = make_plan(config, plots=not no_plots)
+    show_plan(console, plan)
+    if dry_run:
+        return
     with contextlib.ExitStack() as keep:  # the run directory's lock, held until its tables are written
-        with console.status("validate: running oracle, random, adversary, full and scratch") as status:
-            run_dir = run_compare(config, progress=lambda fraction, message="": status.update(f"validate: {message[:70]}"),
-                                  keep=keep)
+        with study_bar(console, plan, replanner(config, plan, plots=not no_plots)) as (progress, total, done):
+            run_dir = run_compare(config, progress=progress, on_total=total, done=done, keep=keep)
         render_run(run_dir, plots=not no_plots)
         verdict = judge(read_results(run_dir), wanted)
         write_verdict(run_dir, verdict)

@@ -99,6 +99,22 @@ def check_config(config: CompareConfig) -> Checked:
                    {sel: {**entries[sel].params(), **params[sel]} for sel in config.selectors})
 
 
+def check_run_dir(config: CompareConfig, checked: Checked) -> None:
+    """The run directory's refusals that need no work and write nothing: a live writer holds it, or it
+    holds another study (protocol, selector parameters, or data already on disk)."""
+    from delbench.store import rundir
+
+    run_dir = config.run_dir()
+    rundir.check_free(run_dir)
+    previous = rundir.previous_study(run_dir)
+    rundir.check_protocol(run_dir, previous, checked.protocol)
+    rundir.check_params(run_dir, previous, checked.filled)
+    if previous is not None and config.data is not None:
+        from delbench.store.atomic import sha256_file
+
+        rundir.check_data(run_dir, previous, Path(config.data), sha256_file(Path(config.data) / MANIFEST_NAME))
+
+
 def available_tasks(config: CompareConfig) -> tuple[list[str], str]:
     """The task names the run's data holds and where they come from, without generating anything:
     ``--data``'s manifest, or the fixed task list of the synthetic DataDEL."""

@@ -27,6 +27,16 @@ from delbench.store.cache import build_stage, claim_stage, config_hash, is_done
 from delbench.store.rundir import RunDir
 
 
+def synthetic_root(config: CompareConfig) -> Path:
+    """Where the protocol's synthetic DataDEL lives in the cache (generated or not)."""
+    from delbench.data.synth.generate import SYNTH_VERSION, get_scale
+
+    protocol = config.protocol
+    # the scale's settings and the generator version name the root, so a changed scale is regenerated
+    spec = config_hash({"scale": asdict(get_scale(protocol.data.scale)), "version": SYNTH_VERSION}, 8)
+    return config.cache_dir() / "data" / f"synthetic-{protocol.data.scale}-seed{protocol.data.seed}-{spec}"
+
+
 def ensure_data(config: CompareConfig, progress: Progress) -> Path:
     """The dataset root: ``--data``, or the synthetic default generated once into the cache."""
     protocol = config.protocol
@@ -36,11 +46,8 @@ def ensure_data(config: CompareConfig, progress: Progress) -> Path:
             raise DelbenchError(f"--data {root}: no {MANIFEST_NAME} there; create it with `delbench data import`")
         return root
     from delbench.data.synth import generate
-    from delbench.data.synth.generate import SYNTH_VERSION, get_scale
 
-    # the scale's settings and the generator version name the root, so a changed scale is regenerated
-    spec = config_hash({"scale": asdict(get_scale(protocol.data.scale)), "version": SYNTH_VERSION}, 8)
-    root = config.cache_dir() / "data" / f"synthetic-{protocol.data.scale}-seed{protocol.data.seed}-{spec}"
+    root = synthetic_root(config)
     if not manifest_path(root).is_file():
         progress(0.0, f"generating synthetic DataDEL ({protocol.data.scale})")
         generate(root, scale=protocol.data.scale, seed=protocol.data.seed)
@@ -55,6 +62,11 @@ def select_key(selector: str, implementation: dict[str, str], params: dict[str, 
     the same pixels, hence the same embeddings, may differ there."""
     return {"selector": selector, "implementation": implementation, "params": params, "embeddings": embeddings_sha,
             "pool": pool_sha, "seed": seed, "ratios": list(ratios)}
+
+
+def select_dir(cache: Path, key: dict[str, Any]) -> Path:
+    """Where the select stage of ``key`` (``select_key``) is cached."""
+    return cache / "stages" / "select" / config_hash(key)
 
 
 def select_all(config: CompareConfig, entries: dict[str, Entry], root: Path, embeddings: Path,
@@ -76,7 +88,7 @@ def select_all(config: CompareConfig, entries: dict[str, Entry], root: Path, emb
         for seed in seeds:
             params = config.params.get(sel, {})
             key = select_key(sel, implementation, params, emb_sha, seed, ratios, pool_sha)
-            stage = config.cache_dir() / "stages" / "select" / config_hash(key)
+            stage = select_dir(config.cache_dir(), key)
             with claim_stage(stage) as todo:
                 tally["computed" if todo else "reused"] += 1
                 if todo:

@@ -126,13 +126,18 @@ def stop(pool: ProcessPoolExecutor) -> None:
 
     # This process's children are the pool's workers (ProcessPoolExecutor.terminate_workers() only
     # exists from Python 3.14).
+    import time
+
     processes = multiprocessing.active_children()
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in processes:
         if proc.is_alive():
             proc.terminate()
+    # one deadline for all of them, so stopping N workers takes STOP_WAIT_S at most, not N times that
+    deadline = time.monotonic() + STOP_WAIT_S
     for proc in processes:
-        proc.join(STOP_WAIT_S)
+        proc.join(max(0.0, deadline - time.monotonic()))
+    for proc in processes:
         if proc.is_alive():
             proc.kill()
             proc.join()

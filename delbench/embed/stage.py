@@ -38,8 +38,6 @@ def embed_pool(root: Path, protocol: Any, cache_dir: Path, progress: Progress | 
     root, cache_dir = Path(root), Path(cache_dir)
     emb = protocol.embed
     name = emb.embedder
-    config: dict[str, Any] = {"stage": "embed", "code": CODE_VERSION, "manifest": manifest_sha256(root),
-                              "embed": asdict(emb)}
     weights: Path | None = None
     if name == "pool":
         from delbench.pretrain.stage import pretrain
@@ -47,15 +45,13 @@ def embed_pool(root: Path, protocol: Any, cache_dir: Path, progress: Progress | 
         res = pretrain(root, protocol, cache_dir, subset=None, seed=protocol.seeds[0],
                        progress=scaled(progress, 0.0, 0.8) if progress else None)
         weights = res.checkpoint
-        config["checkpoint"] = sha256_file(weights)[:16]
-        config["net"] = asdict(protocol.network())
     elif name.startswith("timm:") and emb.weights:
         weights = Path(emb.weights)
         if not weights.is_file():
             raise DelbenchError(f"[embed] weights: file {weights} not found")
-        config["weights_sha256"] = sha256_file(weights)[:16]
     elif name != "thumb" and not name.startswith("timm:"):
         raise DelbenchError(f"[embed] embedder {name!r} is unknown (available: {', '.join(EMBEDDERS)})")
+    config = stage_config(root, protocol, weights)
     out = cache_dir / "embed" / config_hash(config)
     path = out / "embeddings.npy"
     with claim_stage(out) as todo:
@@ -76,6 +72,25 @@ def embed_pool(root: Path, protocol: Any, cache_dir: Path, progress: Progress | 
     if progress:
         progress(1.0, f"embedded {len(pool)} images")
     return path
+
+
+def stage_config(root: Path, protocol: Any, weights: Path | None) -> dict[str, Any]:
+    """The embed stage's cache key; ``weights`` are the network's (the ``full`` pre-training for
+    ``pool``, ``[embed] weights`` for a timm embedder), None for ``thumb``."""
+    emb = protocol.embed
+    config: dict[str, Any] = {"stage": "embed", "code": CODE_VERSION, "manifest": manifest_sha256(root),
+                              "embed": asdict(emb)}
+    if emb.embedder == "pool" and weights is not None:
+        config["checkpoint"] = sha256_file(weights)[:16]
+        config["net"] = asdict(protocol.network())
+    elif emb.embedder.startswith("timm:") and weights is not None:
+        config["weights_sha256"] = sha256_file(weights)[:16]
+    return config
+
+
+def embeddings_path(root: Path, protocol: Any, cache_dir: Path, weights: Path | None) -> Path:
+    """Where ``embed_pool`` caches the embeddings of ``root`` (whether or not they exist yet)."""
+    return Path(cache_dir) / "embed" / config_hash(stage_config(root, protocol, weights)) / "embeddings.npy"
 
 
 def _thumbs(images: np.ndarray, side: int = 16) -> np.ndarray:

@@ -63,10 +63,18 @@ def finetune(root: Path, protocol: Any, cache_dir: Path, frame: Any, *, task: st
              progress: Progress | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Fine-tune a fresh network (initialised from ``state`` where names and shapes match, else from
     scratch) on the task's labelled train images; return the val-selected network and a record."""
+    size = protocol.network().image_size
+    train = task_arrays(root, frame, task, "train", size, cache_dir)
+    val = task_arrays(root, frame, task, "val", size, cache_dir)
+    return fit(protocol, train, val, task=task, state=state, seed=seed, dev=dev, progress=progress)
+
+
+def fit(protocol: Any, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], *, task: str,
+        state: dict[str, torch.Tensor] | None, seed: int, dev: torch.device,
+        progress: Progress | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """``finetune`` on arrays in memory: train and val images ([N, S, S, 3] uint8) with their masks."""
     network, ft = protocol.network(), protocol.finetune
-    size = network.image_size
-    xs, ys = task_arrays(root, frame, task, "train", size, cache_dir)
-    xv, yv = task_arrays(root, frame, task, "val", size, cache_dir)
+    (xs, ys), (xv, yv) = train, val
     chosen = labelled_subset(len(xs), ft.labels, seed, task)
     torch.manual_seed(seed)
     net = build_seg_net(network, out_channels=1, head=ft.head)

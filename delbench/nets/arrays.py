@@ -28,11 +28,8 @@ def image_array(root: Path, rows: Any, size: int, cache_dir: Path, *, column: st
                 progress: Progress | None = None) -> np.ndarray:
     """uint8 array of the images (or masks, ``column="mask_path"``) of ``rows``, cached by content."""
     mask = column == "mask_path"
-    shas = rows["mask_sha256" if mask else "sha256"].astype(str).tolist()
     rels = rows[column].astype(str).tolist()
-    # v2: 16-bit files scaled, not clipped; masks v3: 0/1 masks read as such, not as all background
-    key = config_hash({"items": list(zip(rels, shas)), "size": size, "mask": mask, "v": 3 if mask else 2})
-    out = Path(cache_dir) / "arrays" / f"{key}.npy"
+    out = array_path(rows, size, cache_dir, column=column)
     if out.is_file():
         return np.load(out, mmap_mode="r", allow_pickle=False)
     shape = (len(rels), size, size) if mask else (len(rels), size, size, 3)
@@ -43,6 +40,16 @@ def image_array(root: Path, rows: Any, size: int, cache_dir: Path, *, column: st
             progress((i + 1) / len(rels), f"decoding {i + 1}/{len(rels)}")
     write_npy(out, arr)
     return np.load(out, mmap_mode="r", allow_pickle=False)
+
+
+def array_path(rows: Any, size: int, cache_dir: Path, *, column: str = "path") -> Path:
+    """Where ``image_array`` caches the images (or masks) of ``rows`` at ``size``."""
+    mask = column == "mask_path"
+    shas = rows["mask_sha256" if mask else "sha256"].astype(str).tolist()
+    rels = rows[column].astype(str).tolist()
+    # v2: 16-bit files scaled, not clipped; masks v3: 0/1 masks read as such, not as all background
+    key = config_hash({"items": list(zip(rels, shas)), "size": size, "mask": mask, "v": 3 if mask else 2})
+    return Path(cache_dir) / "arrays" / f"{key}.npy"
 
 
 def to_tensor(batch: np.ndarray, mean: list[float], std: list[float]) -> Any:

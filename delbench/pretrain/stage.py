@@ -54,11 +54,28 @@ def _subset_key(subset: np.ndarray | None, n_pool: int) -> str:
 
 def stage_config(root: Path, protocol: Any, subset: np.ndarray | None, seed: int, world: int = 1) -> dict[str, Any]:
     n_pool = len(pool_rows(read_manifest(root)))
-    return {
+    recipe = asdict(protocol.pretrain)
+    # A cap that does not shorten the run leaves it the run it was without one, cached under the
+    # same key; one that does is keyed by the steps it leaves.
+    recipe.pop("max_steps")
+    config = {
         "stage": "pretrain", "code": CODE_VERSION, "manifest": manifest_sha256(root),
-        "subset": _subset_key(subset, n_pool), "n_pool": n_pool, "pretrain": asdict(protocol.pretrain),
+        "subset": _subset_key(subset, n_pool), "n_pool": n_pool, "pretrain": recipe,
         "seed": int(seed), "world": int(world),
     }
+    if protocol.cap_binds(n_pool):
+        config["steps"] = protocol.pretrain_steps(n_pool)
+    return config
+
+
+def stage_dir(root: Path, protocol: Any, cache_dir: Path, subset: np.ndarray | None, seed: int, world: int = 1) -> Path:
+    """Where the pre-training of ``subset`` under ``seed`` is (or will be) cached."""
+    return Path(cache_dir) / "pretrain" / config_hash(stage_config(root, protocol, subset, seed, world))
+
+
+def work_dir(stage: Path) -> Path:
+    """The training checkpoints of a stage still being built, beside it."""
+    return stage.with_name(stage.name + ".work")
 
 
 def _result(out: Path, reused: bool = False) -> PretrainResult:
@@ -104,7 +121,7 @@ def _train(root: Path, protocol: Any, cache_dir: Path, subset: np.ndarray | None
     from delbench.nets.schedule import lr_at, set_lr
 
     pt = protocol.pretrain
-    work = out.with_name(out.name + ".work")
+    work = work_dir(out)
     work.mkdir(parents=True, exist_ok=True)
 
     pool = pool_rows(read_manifest(root))

@@ -73,6 +73,17 @@ def own(run_dir: Path) -> Iterator[None]:
         yield
 
 
+def check_free(run_dir: Path) -> None:
+    """Fail when a live process writes ``run_dir`` now, without taking the lock (so without writing):
+    for refusing a study before its plan is shown; ``own`` is what keeps a second writer out."""
+    from delbench.store.locks import holder, read_record
+
+    lock = RunDir(run_dir).lock
+    if read_record(lock) is not None:
+        raise DelbenchError(f"{lock}: run directory in use by {holder(lock)}; wait for it to finish, "
+                            "or write to another run directory (--out)")
+
+
 def previous_study(run_dir: Path) -> dict[str, Any] | None:
     """The ``run.json`` of what ``run_dir`` already holds, or None for a new (or never finished) run."""
     rd = RunDir(run_dir)

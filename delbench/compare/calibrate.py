@@ -1,0 +1,226 @@
+"""How fast this machine runs a protocol's pieces of work, measured in a second or two before a study.
+
+A measurement rather than a recorded table: the same protocol runs at 14 steps/s on an idle core and
+at half that beside another job, and no table knows which machine, or which load, a study meets.
+Each rate times the code the stages run (the protocol's own networks at its image size and batch,
+AdamW steps, forward passes, image decoding) on random data in memory: nothing is written.
+
+The rates are for one single-threaded process, as each worker is (``DELBENCH_THREADS``); the plan
+(``delbench.compare.cost``) turns them into a wall time over the study's workers. On a machine shared
+with other work, what a worker gets depends on how many processes compete for the CPUs, so on a CPU
+the rates are CPU seconds (what the work costs, however busy the machine was while it was timed),
+and the calibration counts the other runnable processes while it runs (Linux's ``/proc/loadavg``):
+two workers beside two busy processes on two cores get half a core each, and take twice the CPU
+seconds in wall time.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from delbench.protocol import Protocol
+
+MIN_SECONDS = 0.5  # each rate is timed over at least this long (or MAX_REPEATS repeats)
+MAX_REPEATS = 40
+DECODE_SAMPLE = 12  # pool images decoded to time decoding
+FIT_LABELLED, FIT_VAL = 16, 10  # images of the random task the downstream loop is timed on
+FIT_STEPS = (4, 24, 4)  # a short and a long run of it, and the evaluation interval of a third run
+# Seconds a spawned worker takes to import torch, the stages and segmentation_models_pytorch when the
+# parent cannot time its own import (torch was already loaded): 4.5 s on 2 busy CPU cores.
+WORKER_START_S = 4.5
+# Seconds to write one megapixel of the synthetic DataDEL (render, PNG-encode, hash), one process:
+# `delbench data synth` at the ci and smoke scales on 2 CPU cores (docs/protocols.md).
+SYNTH_S_PER_MPIX = 2.0
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Seconds per piece of work in one single-threaded process on this machine: CPU seconds on a CPU
+    (``slowdown`` turns them into wall seconds), wall seconds on a GPU."""
+
+    pretrain_step: float  # one optimiser step of the protocol's pre-training, data preparation included
+    forward_image: float  # what a probe reads (``features``) of one image; also the embedding pass
+    predict_image: float  # the whole segmentation network on one image (val and test predictions)
+    finetune_step: float  # one step of the downstream loop: the head on cached features when probing
+    task_setup: float  # the rest of one task: building the network, one evaluation, its features excluded
+    eval_image: float  # one evaluation on val (every ``eval_every`` steps), per val image
+    decode_image: float  # decoding and resizing one pool image (0 when no pool is on disk yet)
+    worker_start: float  # a worker process starting: Python, torch and the stages imported
+    device: str = "cpu"
+    others: float = 0.0  # other runnable processes seen while calibrating (competing for the CPUs)
+    cpus: int = 1
+
+    def share(self, processes: int) -> float:
+        """The share of a CPU each of ``processes`` busy processes of ours gets beside the others."""
+        return min(1.0, self.cpus / (processes + self.others))
+
+    def slowdown(self, processes: int) -> float:
+        """Wall seconds per second of a rate, for each of ``processes`` of ours running at once."""
+        return 1.0 / self.share(processes) if self.device == "cpu" else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def runnable() -> int | None:
+    """Processes running or ready to run on this machine now, this one included (None: unknown)."""
+    try:
+        return int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+_samples: list[int] = []
+
+
+_clock = time.process_time  # CPU seconds on a CPU; ``calibrate`` switches to wall time on a GPU
+
+
+def _timed(fn: Callable[[], Any], sync: Callable[[], None]) -> float:
+    """Seconds per call of ``fn``: one warm-up call, then calls until ``MIN_SECONDS`` of wall time have
+    passed (or ``MAX_REPEATS`` calls)."""
+    fn()
+    sync()
+    n, start, wall = 0, _clock(), time.perf_counter()
+    while True:
+        fn()
+        n += 1
+        sync()
+        seen = runnable()
+        if seen is not None:
+            _samples.append(seen)
+        if time.perf_counter() - wall >= MIN_SECONDS or n >= MAX_REPEATS:
+            return (_clock() - start) / n
+
+
+def calibrate(protocol: Protocol, pool_files: list[Path] | None = None) -> Rates:
+    """Time the protocol's pieces of work on this machine; ``pool_files``, when given, are a few pool
+    images to time decoding on."""
+    fresh = "torch" not in sys.modules
+    t0 = time.perf_counter()
+    # what a worker imports before its first unit ends: torch, the stages, the losses' library
+    import segmentation_models_pytorch  # noqa: F401
+    import torch
+
+    import delbench.evaluate.finetune  # noqa: F401
+    import delbench.pretrain.stage  # noqa: F401
+    from delbench.nets.arrays import to_tensor
+    from delbench.nets.models import IMAGENET_MEAN, IMAGENET_STD, build_pretrainer, build_seg_net
+    from delbench.nets.runtime import autocast, flip_augment, setup, step_generator
+
+    worker_start = time.perf_counter() - t0 if fresh else WORKER_START_S
+    _samples.clear()
+    pt, ft, network = protocol.pretrain, protocol.finetune, protocol.network()
+    dev, _ = setup(pt.device)
+    global _clock
+    _clock = time.process_time if dev.type == "cpu" else time.perf_counter
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    rng = np.random.default_rng(0)
+    size = network.image_size
+    images = rng.integers(0, 255, (max(pt.batch_size, 64), size, size, 3), dtype=np.uint8)
+    threads = torch.get_num_threads()
+    rng_state = torch.get_rng_state()  # the calibration draws from torch's generator: leave it as found
+    try:
+        model = build_pretrainer(pt).to(dev)
+        opt = torch.optim.AdamW(model.parameters(), lr=pt.lr, betas=tuple(pt.betas))
+        count = iter(range(1 << 30))
+
+        def pretrain_step() -> None:
+            gen = step_generator(0, next(count), 0)
+            x = to_tensor(images[: pt.batch_size], IMAGENET_MEAN, IMAGENET_STD)
+            x, _ = flip_augment(x, gen)
+            with autocast(dev):
+                loss = model(x.to(dev), gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        pretrain = _timed(pretrain_step, sync)
+
+        net = build_seg_net(network, out_channels=1, head=ft.head).to(dev)
+        net.eval()
+        batch = to_tensor(images[:64], IMAGENET_MEAN, IMAGENET_STD).to(dev)
+        probing = ft.mode == "probe" and hasattr(net, "features")
+        with torch.no_grad():
+            forward = _timed(lambda: net.features(batch) if probing else net(batch), sync) / len(batch)
+            predict = _timed(lambda: net(batch), sync) / len(batch)
+        downstream = _downstream(protocol, dev, images, rng, sync)
+        # a second round, a few seconds later: a moment's spike of other work (or of the machine under
+        # this one) is not the rate of a run of minutes
+        pretrain = min(pretrain, _timed(pretrain_step, sync))
+    finally:
+        torch.set_rng_state(rng_state)
+        torch.set_num_threads(threads)
+    others = competing()
+    return Rates(pretrain_step=pretrain, forward_image=forward, predict_image=predict, **downstream,
+                 decode_image=decode_seconds(pool_files or [], size),
+                 worker_start=worker_start, device=dev.type, others=others, cpus=cpu_count())
+
+
+def competing() -> float:
+    """Other processes that were running or ready to run while the calibration ran (it counts
+    itself once). Its own share of a CPU would not tell: over a second or two the scheduler favours a
+    process that has just woken, so a short calibration gets a whole CPU that a long unit does not."""
+    return max(0.0, float(np.mean(_samples)) - 1.0) if _samples else 0.0
+
+
+def _downstream(protocol: Protocol, dev: Any, images: np.ndarray, rng: np.random.Generator,
+                sync: Callable[[], None]) -> dict[str, float]:
+    """The fine-tuning loop the evaluate stage runs (``delbench.evaluate.finetune.fit``), timed at two
+    lengths and two evaluation intervals on random images: seconds per step, per evaluation on val
+    (per val image), and the rest (building the network, the probe's features, one evaluation)."""
+    from delbench.evaluate.finetune import fit
+
+    labelled, n_val = FIT_LABELLED, FIT_VAL
+    size = protocol.network().image_size
+    pick = rng.integers(0, len(images), labelled + n_val)
+    masks = (rng.random((labelled + n_val, size, size)) < 0.2).astype(np.uint8)
+    train, val = (images[pick[:labelled]], masks[:labelled]), (images[pick[labelled:]], masks[labelled:])
+
+    def run(steps: int, every: int) -> float:
+        p = protocol.with_overrides({"finetune.steps": steps, "finetune.eval_every": every, "finetune.labels": 0})
+        start = _clock()
+        fit(p, train, val, task="calibration", state=None, seed=0, dev=dev)
+        sync()
+        seen = runnable()
+        if seen is not None:
+            _samples.append(seen)
+        return _clock() - start
+
+    short, long, every = FIT_STEPS
+    run(2, 2)  # first-call costs (lazy initialisation, the losses' library) are the worker start's
+    once = run(short, short)
+    longer = run(long, long)
+    evaluated = run(long, every)
+    step = max(0.0, (longer - once) / (long - short))
+    evaluation = max(0.0, (evaluated - longer) / (long // every - 1))
+    return {"finetune_step": step, "eval_image": evaluation / n_val,
+            "task_setup": max(0.0, once - short * step - evaluation)}
+
+
+
+def decode_seconds(files: list[Path], size: int) -> float:
+    """CPU seconds to decode and resize one of ``files`` (their median), 0 without files."""
+    from delbench.data.decode import BadFile, resized_rgb
+
+    times = []
+    for path in files[:DECODE_SAMPLE]:
+        start = time.process_time()
+        try:
+            resized_rgb(path, size)
+        except BadFile:
+            continue  # the stage that decodes it reports it; a plan only needs a rate
+        times.append(time.process_time() - start)
+    return float(np.median(times)) if times else 0.0
