@@ -44,7 +44,7 @@ class Holdings:
 
 def checkpoint_step(work: Path) -> int:
     """The step of the newest complete training checkpoint in ``work`` (0: none)."""
-    from delbench.pretrain.checkpoint import latest
+    from delbench.nets.checkpoint import latest
 
     last = latest(work) if work.is_dir() else None
     return int(json.loads(last.with_suffix(".json").read_text())["step"]) if last is not None else 0

@@ -117,7 +117,8 @@ def calibrate(protocol: Protocol, pool_files: list[Path] | None = None) -> Rates
     import delbench.evaluate.finetune  # noqa: F401
     import delbench.pretrain.stage  # noqa: F401
     from delbench.nets.arrays import to_tensor
-    from delbench.nets.models import IMAGENET_MEAN, IMAGENET_STD, build_pretrainer, build_seg_net
+    from delbench.nets.models import IMAGENET_MEAN, IMAGENET_STD, build_seg_net
+    from delbench.pretrain.objectives import build_pretrainer
     from delbench.nets.runtime import autocast, flip_augment, setup, step_generator
 
     worker_start = time.perf_counter() - t0 if fresh else WORKER_START_S
