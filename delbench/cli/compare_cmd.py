@@ -42,8 +42,7 @@ def compare(selectors: tuple[str, ...], protocol: Protocol, data: Path | None, r
 
     from delbench.compare.plan import CompareConfig, default_jobs, parse_ratios, parse_seeds, split_params
     from delbench.cli.output import finish
-    from delbench.cli.plan_view import make_plan, replanner, show_plan, study_bar
-    from delbench.compare.runner import run_compare
+    from delbench.cli.plan_view import run_planned
     from delbench.report.render import render_run
 
     config = CompareConfig(
@@ -54,12 +53,9 @@ def compare(selectors: tuple[str, ...], protocol: Protocol, data: Path | None, r
         overrides=overrides,
     )
     console = Console(stderr=fmt != "text")  # a script's stdout holds only the formatted tables
-    plan = make_plan(config, plots=not no_plots)
-    show_plan(console, plan)
-    if dry_run:
-        return
     with contextlib.ExitStack() as keep:  # the run directory's lock, held until its tables are rendered
-        with study_bar(console, plan, replanner(config, plan, plots=not no_plots)) as (progress, total, done):
-            run_dir = run_compare(config, progress=progress, on_total=total, done=done, keep=keep)
+        run_dir = run_planned(config, console, keep, plots=not no_plots, dry_run=dry_run)
+        if run_dir is None:
+            return
         grids = render_run(run_dir, plots=not no_plots)
         finish(run_dir, grids, fmt, galleries=not no_plots, stages=True)

@@ -9,6 +9,7 @@ import contextlib
 import textwrap
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 if TYPE_CHECKING:
@@ -175,3 +176,17 @@ def study_bar(console: Any, plan: Plan, replan: Callable[[], Plan] | None = None
             bar.update(units, advance=step, description=label(), eta_s=eta(), eta_at=time.monotonic())
 
         yield progress, on_total, done
+
+
+def run_planned(config: CompareConfig, console: Any, keep: contextlib.ExitStack, *, plots: bool,
+                dry_run: bool) -> Path | None:
+    """Print the plan, then (unless ``dry_run``, which returns None) run the study under the bar. The
+    run directory's lock stays held in ``keep``, so the caller renders its tables under it."""
+    from delbench.compare.runner import run_compare
+
+    plan = make_plan(config, plots=plots)
+    show_plan(console, plan)
+    if dry_run:
+        return None
+    with study_bar(console, plan, replanner(config, plan, plots=plots)) as (progress, total, done):
+        return run_compare(config, progress=progress, on_total=total, done=done, keep=keep)

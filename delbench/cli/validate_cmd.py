@@ -35,9 +35,8 @@ def validate(protocol: Protocol, data: Path | None, ratios: str, seeds: str | No
     """
     from rich.console import Console
 
-    from delbench.cli.plan_view import make_plan, replanner, show_plan, study_bar
+    from delbench.cli.plan_view import run_planned
     from delbench.compare.plan import CompareConfig, default_jobs, parse_ratios, parse_seeds
-    from delbench.compare.runner import run_compare
     from delbench.compare.results import read_results
     from delbench.report.render import render_run
     from delbench.report.run_report import write_report
@@ -53,13 +52,10 @@ def validate(protocol: Protocol, data: Path | None, ratios: str, seeds: str | No
         cache=cache, jobs=default_jobs(jobs), overrides=overrides,
     )
     console = Console()
-    plan = make_plan(config, plots=not no_plots)
-    show_plan(console, plan)
-    if dry_run:
-        return
     with contextlib.ExitStack() as keep:  # the run directory's lock, held until its tables are written
-        with study_bar(console, plan, replanner(config, plan, plots=not no_plots)) as (progress, total, done):
-            run_dir = run_compare(config, progress=progress, on_total=total, done=done, keep=keep)
+        run_dir = run_planned(config, console, keep, plots=not no_plots, dry_run=dry_run)
+        if run_dir is None:
+            return
         render_run(run_dir, plots=not no_plots)
         verdict = judge(read_results(run_dir), wanted)
         write_verdict(run_dir, verdict)
