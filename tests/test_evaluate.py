@@ -116,8 +116,12 @@ def test_probe_mode_trains_only_the_head(root: Path, tmp_path: Path) -> None:
     assert body and all(bool((pre[k] == tuned[k]).all()) for k in body)
 
 
+@pytest.mark.parametrize("extra", [
+    {"finetune.head": "hypercolumn"},
+    {"finetune.head": "pyramid", "finetune.standardize": True, "finetune.probe_levels": [1, 3]},
+])
 def test_probe_feature_cache_matches_training_through_the_network(
-    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: dict
 ) -> None:
     """The cached-feature probe is a speed-up only: with the cache disabled, the same head is learnt."""
     import torch
@@ -127,7 +131,7 @@ def test_probe_feature_cache_matches_training_through_the_network(
     from delbench.evaluate.stage import evaluate, finetuned_dir
     from delbench.pretrain.stage import pretrain
 
-    p = tiny_protocol(**{"finetune.mode": "probe", "finetune.head": "hypercolumn"})
+    p = tiny_protocol(**{"finetune.mode": "probe", **extra})
     res = pretrain(root, p, tmp_path / "pre", subset=None, seed=0)
     runs = {}
     for name, limit in (("cached", finetune.PROBE_CACHE_BYTES), ("direct", 0)):
@@ -138,9 +142,12 @@ def test_probe_feature_cache_matches_training_through_the_network(
         runs[name] = (rows[0], head)
     (a, head_a), (b, head_b) = runs["cached"], runs["direct"]
     assert head_a and head_a.keys() == head_b.keys()
+    if extra.get("finetune.standardize"):
+        # the standardising layer learnt the features' statistics: it is not the identity it starts as
+        assert not torch.allclose(head_a["head.0.running_var"], torch.ones_like(head_a["head.0.running_var"]))
+    assert a["best_step"] == b["best_step"]
     for k in head_a:
         torch.testing.assert_close(head_a[k], head_b[k], rtol=1e-4, atol=1e-5)
-    assert a["best_step"] == b["best_step"]
     for key in ("miou", "miou_dataset", "dice", "val_miou"):
         assert a[key] == pytest.approx(b[key], abs=1e-3), key
 
