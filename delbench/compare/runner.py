@@ -239,6 +239,10 @@ def _run_compare(config: CompareConfig, say: Progress, on_total: Callable[[int],
     from delbench.embed.stage import embed_pool
 
     checked = check_config(config)
+    if config.executor.kind == "slurm":  # before any work: no cluster is one line, not a study half done
+        from delbench.compare.slurm import need_sbatch
+
+        need_sbatch(config.executor)
     config = replace(config, params=checked.params)
     protocol, ratios, seeds = config.protocol, checked.ratios, checked.seeds
     tasks = list(checked.tasks) if checked.tasks else None
