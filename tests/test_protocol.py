@@ -125,3 +125,19 @@ def test_tasks_exclude_leaves_a_task_out_of_every_task_unless_asked(tmp_path):
     assert resolve_tasks(frame, proto, None, tmp_path) == ["a", "c"]
     assert resolve_tasks(frame, proto, ["b"], tmp_path) == ["b"]
     assert resolve_tasks(frame, load_protocol("ci"), None, tmp_path) == ["a", "b", "c"]
+
+
+def test_resources_are_not_part_of_the_hash(tmp_path: Path) -> None:
+    # Where a unit runs never changes its scores: the hash (run directories, baselines) must not move.
+    p = load_protocol("paper")
+    q = p.with_overrides({"resources.gpus_per_unit": 4, "resources.mem_gb": 200, "resources.timeout_min": 60})
+    assert q.resources.gpus_per_unit == 4 and q.hash() == p.hash()
+    assert "resources" in q.to_dict()  # still recorded in run.json
+    ci = load_protocol("ci")  # a protocol without the section gets the defaults, and its old hash
+    assert ci.resources.gpus_per_unit == 1
+    text = (Path(ci.source)).read_text() + "\n[resources]\ngpus_per_unit = 2\n"
+    (tmp_path / "ci2.toml").write_text(text)
+    assert load_protocol(tmp_path / "ci2.toml").hash() == ci.hash()
+    assert ci.with_overrides({"pretrain.lr": 1e-3}).hash() != ci.hash()
+    with pytest.raises(DelbenchError, match=r"\[resources\] gpus_per_unit"):
+        p.with_overrides({"resources.gpus_per_unit": 0})
