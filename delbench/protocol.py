@@ -127,6 +127,17 @@ class ScoreConfig:
 
 
 @dataclass(frozen=True)
+class ResourcesConfig:
+    """What one unit asks a cluster for (``--executor slurm``). Where a unit runs never changes its
+    scores, so this section is left out of the protocol's hash: a study may move between clusters."""
+
+    gpus_per_unit: int = 1  # > 1: the unit's pre-training is one DDP run over that many GPUs
+    cpus_per_unit: int = 8  # per GPU task
+    mem_gb: int = 64
+    timeout_min: int = 24 * 60  # a job stopped at its time limit is requeued and resumes from its checkpoint
+
+
+@dataclass(frozen=True)
 class Protocol:
     name: str
     version: int
@@ -139,6 +150,7 @@ class Protocol:
     tasks: TasksConfig = field(default_factory=TasksConfig)
     seeds: tuple[int, ...] = (0, 1, 2)
     score: ScoreConfig = field(default_factory=ScoreConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)  # not part of the hash
     source: str = ""  # the file it came from; not part of the hash
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,12 +159,14 @@ class Protocol:
         return out
 
     def hash(self) -> str:
-        raw = self.to_dict()
+        """What identifies its scores: every section but ``resources`` (and the file it came from)."""
+        scored = self.to_dict()
+        scored.pop("resources")
         # keys added after hashes were published count only when set, so earlier protocols keep theirs
         for section, key, unset in LATE_KEYS:
-            if raw[section][key] == unset:
-                del raw[section][key]
-        return config_hash(raw)
+            if scored[section][key] == unset:
+                del scored[section][key]
+        return config_hash(scored)
 
     def network(self) -> Network:
         """The segmentation network every stage builds: pre-training, embedding and fine-tuning."""
@@ -196,7 +210,7 @@ LATE_KEYS: tuple[tuple[str, str, Any], ...] = (("finetune", "standardize", False
 
 _SECTIONS: dict[str, type] = {
     "data": DataConfig, "embed": EmbedConfig, "select": SelectConfig, "pretrain": PretrainConfig,
-    "finetune": FinetuneConfig, "tasks": TasksConfig, "score": ScoreConfig,
+    "finetune": FinetuneConfig, "tasks": TasksConfig, "score": ScoreConfig, "resources": ResourcesConfig,
 }
 
 
@@ -301,6 +315,8 @@ def validate(p: Protocol, where: str) -> None:
           "must be a non-empty list in (0, 1]")
     _need(len(p.seeds) > 0, where, "seeds", "must be a non-empty list")
     _need(p.score.alpha > 0, where, "[score] alpha", "must be > 0")
+    for key in ("gpus_per_unit", "cpus_per_unit", "mem_gb", "timeout_min"):
+        _need(getattr(p.resources, key) > 0, where, f"[resources] {key}", "must be > 0")
     emb = p.embed.embedder
     _need(emb in ("thumb", "pool") or emb.startswith("timm:"), where, "[embed] embedder",
           "must be 'thumb', 'pool' or 'timm:<model>'")

@@ -138,7 +138,7 @@ def test_late_keys_count_in_the_hash_only_when_set() -> None:
     from delbench.store.cache import config_hash
 
     trimmed = {s: ({k: v for k, v in sec.items() if (s, k) not in {(a, b) for a, b, _ in LATE_KEYS}}
-                   if isinstance(sec, dict) else sec) for s, sec in raw.items()}
+                   if isinstance(sec, dict) else sec) for s, sec in raw.items() if s != "resources"}
     assert p.hash() == config_hash(trimmed)
     assert p.with_overrides({"finetune.standardize": True}).hash() != p.hash()
     assert p.with_overrides({"finetune.head": "pyramid", "finetune.probe_levels": [2, 3]}).hash() != p.hash()
@@ -154,3 +154,19 @@ def test_probe_options_are_checked(tmp_path: Path, text: str, match: str) -> Non
     path.write_text('name = "x"\nversion = 1\n' + text)
     with pytest.raises(DelbenchError, match=match):
         load_protocol(path)
+
+
+def test_resources_are_not_part_of_the_hash(tmp_path: Path) -> None:
+    # Where a unit runs never changes its scores: the hash (run directories, baselines) must not move.
+    p = load_protocol("paper")
+    q = p.with_overrides({"resources.gpus_per_unit": 4, "resources.mem_gb": 200, "resources.timeout_min": 60})
+    assert q.resources.gpus_per_unit == 4 and q.hash() == p.hash()
+    assert "resources" in q.to_dict()  # still recorded in run.json
+    ci = load_protocol("ci")  # a protocol without the section gets the defaults, and its old hash
+    assert ci.resources.gpus_per_unit == 1
+    text = (Path(ci.source)).read_text() + "\n[resources]\ngpus_per_unit = 2\n"
+    (tmp_path / "ci2.toml").write_text(text)
+    assert load_protocol(tmp_path / "ci2.toml").hash() == ci.hash()
+    assert ci.with_overrides({"pretrain.lr": 1e-3}).hash() != ci.hash()
+    with pytest.raises(DelbenchError, match=r"\[resources\] gpus_per_unit"):
+        p.with_overrides({"resources.gpus_per_unit": 0})

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pretrain": ("delbench.cli.pretrain_cmd:pretrain", "Pre-train an encoder on a subset under equal compute."),
     "evaluate": ("delbench.cli.evaluate_cmd:evaluate", "Fine-tune and test an encoder on the downstream tasks."),
     "compare": ("delbench.cli.compare_cmd:compare", "Run selectors head-to-head and write comparison tables."),
+    "status": ("delbench.cli.status_cmd:status", "Show the cluster jobs of a run directory (--executor slurm)."),
     "report": ("delbench.cli.report_cmd:report", "Re-render tables, plots and report.html of a run directory."),
     "board": ("delbench.cli.board_cmd:board", "Merge run directories of one protocol into a leaderboard."),
     "validate": ("delbench.cli.validate_cmd:validate", "Check that a protocol ranks data by quality (oracle > random > adversary)."),

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from delbench.cli.output import format_option
-from delbench.cli.params import dry_run_option, parse_params, protocol_options
+from delbench.cli.params import dry_run_option, executor_options, parse_params, protocol_options
 
 if TYPE_CHECKING:
     from delbench.protocol import Protocol
@@ -26,11 +26,13 @@ if TYPE_CHECKING:
 @click.option("--jobs", default=None, type=int, help="Worker processes for pre-train/evaluate units (default: one per CPU, at most 4).")
 @click.option("--cross/--no-cross", default=False, show_default=True, help="Also run the cross-dataset matrix.")
 @click.option("--no-plots", is_flag=True, help="Skip plots and galleries (tables only).")
+@executor_options
 @dry_run_option
 @format_option
 def compare(selectors: tuple[str, ...], protocol: Protocol, data: Path | None, ratios: str | None, seeds: str | None,
             tasks: str | None, out: Path | None, params: tuple[str, ...], overrides: dict[str, Any],
-            cache: Path | None, jobs: int | None, cross: bool, no_plots: bool, dry_run: bool, fmt: str) -> None:
+            cache: Path | None, jobs: int | None, cross: bool, no_plots: bool, dry_run: bool, fmt: str,
+            executor: Any) -> None:
     """Run SELECTORS head-to-head under one protocol and print comparison tables.
 
     With no options: the smoke protocol on the synthetic DataDEL. It first prints its plan (units,
@@ -50,7 +52,7 @@ def compare(selectors: tuple[str, ...], protocol: Protocol, data: Path | None, r
         ratios=parse_ratios(ratios), seeds=parse_seeds(seeds),
         tasks=tuple(t for t in tasks.split(",") if t) if tasks else None,
         params=split_params(parse_params(params), tuple(dict.fromkeys(selectors))), cache=cache, jobs=default_jobs(jobs), cross=cross,
-        overrides=overrides,
+        overrides=overrides, executor=executor,
     )
     console = Console(stderr=fmt != "text")  # a script's stdout holds only the formatted tables
     with contextlib.ExitStack() as keep:  # the run directory's lock, held until its tables are rendered

@@ -52,3 +52,31 @@ def protocol_options(default: str) -> Callable[[Callable[..., Any]], Callable[..
 dry_run_option = click.option(
     "--dry-run", is_flag=True,
     help="Print the plan (units, steps, what the cache holds, estimated wall time) and stop: nothing runs or is written.")
+
+
+def executor_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--executor local|slurm`` with its cluster options, the same on every command that runs a
+    study; the command receives ``executor``, an ``ExecutorOptions`` (environment defaults applied)."""
+    @functools.wraps(command)
+    def resolved(*args: Any, executor: str | None, slurm_partition: str | None, slurm_account: str | None,
+                 slurm_opts: tuple[str, ...], detach: bool, **kwargs: Any) -> Any:
+        from delbench.compare.executors import executor_options as parse
+
+        return command(*args, executor=parse(executor, slurm_partition, slurm_account, slurm_opts, detach), **kwargs)
+
+    options = [
+        # `submitit-local` (jobs as local subprocesses through submitit) is accepted too, for tests
+        click.option("--executor", default=None, metavar="local|slurm",
+                     help="Where the units run: `local` worker processes (default; $DELBENCH_EXECUTOR), or "
+                          "`slurm`, one job per unit through submitit (docs/cluster.md)."),
+        click.option("--slurm-partition", default=None, help="SLURM partition (default: $DELBENCH_SLURM_PARTITION)."),
+        click.option("--slurm-account", default=None, help="SLURM account (default: $DELBENCH_SLURM_ACCOUNT)."),
+        click.option("--slurm-opt", "slurm_opts", multiple=True, metavar="KEY=VALUE",
+                     help="Another #SBATCH --KEY=VALUE for every job, e.g. qos=high (repeatable; "
+                          "$DELBENCH_SLURM_OPTS adds more)."),
+        click.option("--detach", is_flag=True,
+                     help="With --executor slurm: submit and return; rerun the same command to collect."),
+    ]
+    for option in reversed(options):
+        resolved = option(resolved)
+    return resolved

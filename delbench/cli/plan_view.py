@@ -184,9 +184,32 @@ def run_planned(config: CompareConfig, console: Any, keep: contextlib.ExitStack,
     run directory's lock stays held in ``keep``, so the caller renders its tables under it."""
     from delbench.compare.runner import run_compare
 
+    from delbench.compare.jobs import Detached
+
     plan = make_plan(config, plots=plots)
     show_plan(console, plan)
     if dry_run:
+        dry_run_scripts(config, plan, console)
         return None
-    with study_bar(console, plan, replanner(config, plan, plots=plots)) as (progress, total, done):
-        return run_compare(config, progress=progress, on_total=total, done=done, keep=keep)
+    try:
+        with study_bar(console, plan, replanner(config, plan, plots=plots)) as (progress, total, done):
+            return run_compare(config, progress=progress, on_total=total, done=done, keep=keep)
+    except Detached as detached:
+        console.print(f"submitted: {detached}", highlight=False, markup=False, soft_wrap=True)
+        return None
+
+
+def dry_run_scripts(config: CompareConfig, plan: Plan, console: Any) -> None:
+    """Under ``--executor slurm --dry-run``: write the sbatch script of every unit, as it would be
+    submitted, to ``RUN_DIR/jobs/dry-run/`` (the one thing a dry run writes)."""
+    if config.executor.kind != "slurm":
+        return
+    from delbench.compare.executors import unit_name
+    from delbench.compare.slurm import write_scripts
+    from delbench.store.rundir import RunDir
+
+    folder = RunDir(config.run_dir()).jobs_folder.resolve()  # jobs start wherever SLURM puts them
+    out = RunDir(config.run_dir()).jobs_folder / "dry-run"
+    names = [unit_name(u.selector, u.ratio, u.seed) for u in plan.units]
+    written = write_scripts(config.executor, config.protocol, names, out, config.cache_dir(), folder)
+    console.print(f"sbatch scripts of the {len(written)} jobs: {out}", highlight=False, markup=False, soft_wrap=True)

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from delbench.cli.params import dry_run_option, protocol_options
+from delbench.cli.params import dry_run_option, executor_options, protocol_options
 
 if TYPE_CHECKING:
     from delbench.protocol import Protocol
@@ -23,9 +23,10 @@ SHOWN = 20  # differing values listed in exact mode; the count says how many mor
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory (default: runs/regress-PROTOCOL).")
 @click.option("--cache", type=click.Path(path_type=Path), help="Cache of datasets and stages.")
 @click.option("--jobs", default=None, type=int, help="Worker processes (default: one per CPU, at most 4).")
+@executor_options
 @dry_run_option
 def regress(protocol: Protocol, overrides: dict[str, Any], baseline: Path, update: bool, mode: str,
-            out: Path | None, cache: Path | None, jobs: int | None, dry_run: bool) -> None:
+            out: Path | None, cache: Path | None, jobs: int | None, dry_run: bool, executor: Any) -> None:
     """Rerun PROTOCOL for the built-in selectors; fail when a score leaves its baseline.
 
     It first prints its plan (units, steps, what the cache holds, an estimated wall time); --dry-run
@@ -49,10 +50,13 @@ def regress(protocol: Protocol, overrides: dict[str, Any], baseline: Path, updat
         mode, why = choose_mode(mode, base, current)
         console.print(f"mode: {mode} ({why})", highlight=False, soft_wrap=True)
     config = CompareConfig(selectors=BUILTIN_SELECTORS, protocol=protocol, out=out or Path("runs") / f"regress-{proto.name}",
-                           cache=cache, jobs=default_jobs(jobs), overrides=overrides)
+                           cache=cache, jobs=default_jobs(jobs), overrides=overrides, executor=executor)
     plan = make_plan(config, plots=False)
     show_plan(console, plan)
     if dry_run:
+        from delbench.cli.plan_view import dry_run_scripts
+
+        dry_run_scripts(config, plan, console)
         return
     with study_bar(console, plan, replanner(config, plan, plots=False)) as (progress, total, done):
         results = read_results(run_compare(config, progress=progress, on_total=total, done=done))

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from delbench.cli.params import dry_run_option, protocol_options
+from delbench.cli.params import dry_run_option, executor_options, protocol_options
 
 if TYPE_CHECKING:
     from delbench.protocol import Protocol
@@ -22,9 +22,10 @@ if TYPE_CHECKING:
 @click.option("--cache", type=click.Path(path_type=Path), help="Cache of datasets and stages (default: $DELBENCH_CACHE or ~/.cache/delbench).")
 @click.option("--jobs", default=None, type=int, help="Worker processes (default: one per CPU, at most 4).")
 @click.option("--no-plots", is_flag=True, help="Skip plots and galleries (tables only).")
+@executor_options
 @dry_run_option
 def validate(protocol: Protocol, data: Path | None, ratios: str, seeds: str | None, tasks: str | None, out: Path | None,
-             cache: Path | None, jobs: int | None, overrides: dict[str, Any], no_plots: bool, dry_run: bool) -> None:
+             cache: Path | None, jobs: int | None, overrides: dict[str, Any], no_plots: bool, dry_run: bool, executor: Any) -> None:
     """Check that PROTOCOL ranks data by quality: oracle > random > adversary beyond seed noise.
 
     Runs the ground-truth reference selectors `oracle` and `adversary` beside `random` (and the `full`
@@ -49,7 +50,7 @@ def validate(protocol: Protocol, data: Path | None, ratios: str, seeds: str | No
     config = CompareConfig(
         selectors=SELECTORS, protocol=protocol, out=out or Path("runs") / f"validate-{proto.name}", data=data,
         ratios=wanted, seeds=parse_seeds(seeds), tasks=tuple(t for t in tasks.split(",") if t) if tasks else None,
-        cache=cache, jobs=default_jobs(jobs), overrides=overrides,
+        cache=cache, jobs=default_jobs(jobs), overrides=overrides, executor=executor,
     )
     console = Console()
     with contextlib.ExitStack() as keep:  # the run directory's lock, held until its tables are written

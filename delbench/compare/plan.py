@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from delbench.data.manifest import MANIFEST_NAME
+from delbench.compare.executors import ExecutorOptions
 from delbench.errors import DelbenchError
 from delbench.protocol import Protocol, load_protocol
 from delbench.store.cachedir import default_cache
@@ -42,6 +43,7 @@ class CompareConfig:
     jobs: int = 1
     cross: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)  # --set section.key=value, for the record
+    executor: ExecutorOptions = field(default_factory=ExecutorOptions)  # where the units run
 
     def run_dir(self) -> Path:
         return self.out or Path("runs") / f"{self.protocol.name}-{'-'.join(self.selectors)}"

@@ -150,6 +150,10 @@ def execute(units: list[Unit], config: CompareConfig, root: Path, tasks: list[st
     """Run units in-process (jobs=1) or in ``jobs`` worker processes; each trains single-threaded
     (``DELBENCH_THREADS``), so results do not depend on ``jobs``. An interruption stops the workers at
     once (``delbench.compare.workers``); a rerun resumes from the cache and the last checkpoints."""
+    if config.executor.submitit:
+        from delbench.compare.jobs import execute_jobs
+
+        return execute_jobs(units, config, root, tasks, progress, done)
     out: dict[Unit, dict[str, Any]] = {}
     args = (str(root), config.protocol, str(config.cache_dir()))
     if config.jobs <= 1:
@@ -235,6 +239,10 @@ def _run_compare(config: CompareConfig, say: Progress, on_total: Callable[[int],
     from delbench.embed.stage import embed_pool
 
     checked = check_config(config)
+    if config.executor.kind == "slurm":  # before any work: no cluster is one line, not a study half done
+        from delbench.compare.slurm import need_sbatch
+
+        need_sbatch(config.executor)
     config = replace(config, params=checked.params)
     protocol, ratios, seeds = config.protocol, checked.ratios, checked.seeds
     tasks = list(checked.tasks) if checked.tasks else None
@@ -273,6 +281,11 @@ def _run_compare(config: CompareConfig, say: Progress, on_total: Callable[[int],
 
     try:
         outcome = execute(units, config, root, tasks, say, done)
+    except DelbenchError as detached:  # --detach: the jobs run on; what finished is kept already
+        finished = getattr(detached, "finished", None)
+        if finished:
+            record(finished)
+        raise
     except UnitsLost as lost:
         if lost.finished:  # kept in the run directory too, so its tables show what was done
             record(lost.finished)

@@ -1,14 +1,19 @@
 """Locks between processes sharing a run directory or a cache: one writer per run directory, one
 builder per cache stage while any other process that wants the stage waits for it.
 
-The lock is an OS file lock (``filelock``; ``flock`` where the file system has it, which the kernel
-drops the moment its holder dies), so a killed process never leaves a lock behind, and nothing has to
-guess from a file's age whether a holder is gone: a live one may rightly keep a pre-training stage for
-hours, and breaking its lock by age would let a second process compute the same stage beside it.
+Two layers, because a cache may be shared by the nodes of a cluster:
 
-Beside the lock, ``<lock>.json`` names the holder (pid, host, since when, what for) for messages. A
-record left by a killed holder can outlive it, so a record naming a dead process on this host is
-reported as "another process" rather than trusted.
+- An OS file lock (``filelock``; ``flock``), which the kernel drops the moment its holder dies. On one
+  machine it alone keeps a second builder out. Many cluster file systems do not carry it across nodes
+  (Lustre mounted ``localflock``, some NFS setups), so it cannot be the only guard there.
+- The holder record ``<lock>.json`` is also a lease: created with an exclusive ``link`` (atomic on
+  NFS and Lustre), naming the holder (pid, host, since when, what for), and touched every
+  ``HEARTBEAT_S`` by a thread of the holder while it holds the lock. A record whose holder is a dead
+  process on this host is stale at once; one from another host is stale when its heartbeat is older
+  than ``STALE_LOCK_S`` (``$DELBENCH_STALE_LOCK_S``, default 10 min). A stale record is broken and
+  taken over. Age means time since the last heartbeat, not since the lock was taken, so a live
+  holder may keep a pre-training stage for days and is never broken; a node that died or lost the
+  file system is.
 """
 from __future__ import annotations
 
@@ -19,12 +24,18 @@ import os
 import socket
 import sys
 import threading
+import time
+import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
 from delbench.errors import DelbenchError
 
 _local = threading.local()
+
+STALE_LOCK_S = float(os.environ.get("DELBENCH_STALE_LOCK_S", "600"))
+HEARTBEAT_S = float(os.environ.get("DELBENCH_LOCK_HEARTBEAT_S", "30"))
+WAIT_POLL_S = 1.0  # how often a waiter looks at another host's record
 
 
 class Busy(DelbenchError):
@@ -70,25 +81,121 @@ def hold(lock: str | os.PathLike[str], *, wait: bool = True, what: str = "") -> 
     except Timeout:
         raise Busy(path, holder(path)) from None
     depths[key] = 1
+    beat: _Heartbeat | None = None
     try:
-        _write_record(path, what)
+        token = _claim_record(path, what, wait)
+        beat = _Heartbeat(record_path(path), token)
         yield
     finally:
         depths.pop(key, None)
         try:
-            record_path(path).unlink(missing_ok=True)
+            if beat is not None:
+                beat.stop()
+                _release_record(path, beat.token)
         finally:
             file_lock.release()
 
 
-def _write_record(lock: Path, what: str) -> None:
-    from delbench.store.atomic import host_tag, write_json
+def _record(what: str, token: str) -> dict[str, Any]:
+    from delbench.store.atomic import host_tag
 
-    write_json(record_path(lock), {
-        "pid": os.getpid(), "host": socket.gethostname(), "host_tag": host_tag(),
+    return {
+        "pid": os.getpid(), "host": socket.gethostname(), "host_tag": host_tag(), "token": token,
         "since": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "what": what, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:300] if sys.argv else "",
-    })
+    }
+
+
+def _claim_record(lock: Path, what: str, wait: bool) -> str:
+    """Create the holder record exclusively (the lease), breaking a stale one; wait for a live one
+    (held from another host) or raise ``Busy``. Returns this holder's token."""
+    token = uuid.uuid4().hex
+    target = record_path(lock)
+    while True:
+        tmp = target.with_name(f".{target.name}.{token}.tmp")
+        tmp.write_text(json.dumps(_record(what, token)))
+        try:
+            os.link(tmp, target)  # fails if a record exists: the exclusive create that works on NFS
+            return token
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+        seen = _read_raw(target)
+        if _stale(target, seen):
+            _break(target, seen)
+            continue
+        if not wait:
+            raise Busy(lock, holder(lock))
+        time.sleep(WAIT_POLL_S)
+
+
+def _read_raw(record: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(record.read_text())
+        return data if isinstance(data, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _stale(record: Path, data: dict[str, Any] | None) -> bool:
+    from delbench.store.atomic import host_tag
+
+    if data is not None and data.get("host_tag") == host_tag():
+        try:
+            if not _alive(int(data["pid"])):
+                return True
+        except (KeyError, TypeError, ValueError):
+            pass
+    try:
+        return time.time() - record.stat().st_mtime > STALE_LOCK_S
+    except FileNotFoundError:
+        return True  # released meanwhile: try again
+
+
+def _break(record: Path, seen: dict[str, Any] | None) -> None:
+    """Remove the stale record ``seen`` — only that one: if another waiter broke it first and a new
+    holder's record is there now, that one is put back."""
+    aside = record.with_name(f".{record.name}.{uuid.uuid4().hex}.broken")
+    try:
+        os.rename(record, aside)
+    except FileNotFoundError:
+        return
+    moved = _read_raw(aside)
+    if seen is not None and moved is not None and moved.get("token") != seen.get("token"):
+        try:
+            os.link(aside, record)
+        except FileExistsError:
+            pass
+    aside.unlink(missing_ok=True)
+
+
+def _release_record(lock: Path, token: str) -> None:
+    record = record_path(lock)
+    data = _read_raw(record)
+    if data is None or data.get("token") in (token, None):  # never remove a record that took ours over
+        record.unlink(missing_ok=True)
+
+
+class _Heartbeat:
+    """Touches the holder record every ``HEARTBEAT_S`` so other hosts see the holder is alive."""
+
+    def __init__(self, record: Path, token: str) -> None:
+        self.record, self.token = record, token
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lock heartbeat {record.name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                os.utime(self.record)
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def read_record(lock: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -121,4 +228,8 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True  # another user's process
-    return True
+    # a killed child not yet reaped by its parent (a job runner's) answers signals but holds nothing
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

@@ -37,6 +37,8 @@ class RunDir:
     lock = _file("run.lock")
     report = _file("report.html")  # one self-contained page: tables, plots, galleries
     plots = _file("plots")
+    jobs = _file("jobs.json")  # with a cluster executor: each unit's job id and state
+    jobs_folder = _file("jobs")  # submitit's scripts, logs and argument pickles
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
