@@ -98,7 +98,9 @@ class ConvUNet(nn.Module):
             cin = sum(self.encoder.widths) if hypercolumn else self.encoder.widths[0]
         self.head = nn.Conv2d(cin, out_channels, 1)
         if standardize:
-            self.head = nn.Sequential(nn.BatchNorm2d(cin, affine=False), self.head)
+            # momentum None: a cumulative average of every batch seen, so the statistics carry no
+            # trace of their initial (0, 1) however few steps the probe trains
+            self.head = nn.Sequential(nn.BatchNorm2d(cin, affine=False, momentum=None), self.head)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
