@@ -21,7 +21,7 @@ from delbench.plugin.registry import Entry
 from delbench.progress import Progress, no_progress
 from delbench.protocol import Protocol
 from delbench.references import FULL, SCRATCH
-from delbench.select.subset import read_subset, subset_paths
+from delbench.select.subset import read_subset, subset_files
 from delbench.store.atomic import sha256_file
 from delbench.store.cache import build_stage, claim_stage, config_hash, is_done
 from delbench.store.rundir import RunDir
@@ -100,7 +100,7 @@ def select_all(config: CompareConfig, entries: dict[str, Entry], root: Path, emb
             dest = run_dir.subsets(sel, seed)
             dest.mkdir(parents=True, exist_ok=True)
             for r in ratios:
-                for src in subset_paths(stage / f"r{r:g}.npy"):
+                for src in subset_files(stage / f"r{r:g}.npy"):
                     if src.exists():
                         shutil.copyfile(src, dest / src.name)
                 idx, meta = read_subset(stage / f"r{r:g}.npy")
