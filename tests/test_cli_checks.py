@@ -94,7 +94,7 @@ def test_select_records_coerced_and_default_params(emb: Path, tmp_path: Path) ->
               "--param", "k=1e1", "--out", tmp_path / "s.npy")
     assert res.exit_code == 0, res.output
     params = json.loads((tmp_path / "s.json").read_text())["params"]
-    assert params == {"epsilon": 1.0, "k": 10, "niter": 20, "nredo": 1, "train_per_centroid": 64}
+    assert params == {"epsilon": 1.0, "k": 10, "niter": 20, "nredo": 1, "train_per_centroid": 64, "epsilon_quantile": 0.0}
     assert isinstance(params["epsilon"], float) and isinstance(params["k"], int)
 
 
@@ -297,7 +297,7 @@ def test_set_reaches_worker_processes_and_the_hash(overridden) -> None:
 def test_run_json_records_filled_in_params(overridden) -> None:
     out, _, _, _ = overridden
     info = json.loads((out / "run.json").read_text())
-    assert info["params"] == {"meddel": {"epsilon": 1.0, "k": None, "niter": 20, "nredo": 1, "train_per_centroid": 64}}
+    assert info["params"] == {"meddel": {"epsilon": 1.0, "k": None, "niter": 20, "nredo": 1, "train_per_centroid": 64, "epsilon_quantile": 0.0}}
 
 
 @pytest.mark.slow
