@@ -4,7 +4,6 @@ what it did (stage reuse, filled-in parameters, `--set` overrides)."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -162,10 +161,9 @@ def tiny_data(tmp_path: Path) -> Path:
 ])
 def test_compare_bad_option_fails_at_once_and_leaves_nothing(tmp_path: Path, more: list[str], needle: str) -> None:
     more = [str(tiny_data(tmp_path)) if m == "DATA" else str(tmp_path / "missing") if m == "MISSING" else m for m in more]
-    start = time.perf_counter()
     line = one_line_error(run(*compare_args(tmp_path, *more)))
     assert needle in line
-    assert time.perf_counter() - start < 10
+    # "at once": refused before any work, which the empty cache shows (a wall-clock bound would be a timed test)
     assert not (tmp_path / "run").exists()
     assert not (tmp_path / "cache").exists()  # nothing generated, embedded or trained
 
