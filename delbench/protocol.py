@@ -42,8 +42,9 @@ class DataConfig:
 class EmbedConfig:
     embedder: str = "thumb"  # "thumb", "pool", or "timm:<model name>"
     weights: str = ""  # local weights file for timm embedders; "" = timm's cache
-    image_size: int = 64
-    batch_size: int = 64
+    image_size: int = 0  # 0 = the embedder's own (timm: the model's data config; thumb: 64; pool: the network's)
+    batch_size: int = 0  # 0 = a memory-safe batch for the image size; never changes the embeddings
+    allow_partial: bool = False  # timm: embed even when [embed] weights fill only part of the model
 
 
 @dataclass(frozen=True)
@@ -317,6 +318,8 @@ def validate(p: Protocol, where: str) -> None:
     _need(p.score.alpha > 0, where, "[score] alpha", "must be > 0")
     for key in ("gpus_per_unit", "cpus_per_unit", "mem_gb", "timeout_min"):
         _need(getattr(p.resources, key) > 0, where, f"[resources] {key}", "must be > 0")
+    _need(p.embed.image_size >= 0, where, "[embed] image_size", "must be >= 0 (0 = the embedder's own)")
+    _need(p.embed.batch_size >= 0, where, "[embed] batch_size", "must be >= 0 (0 = a memory-safe default)")
     emb = p.embed.embedder
     _need(emb in ("thumb", "pool") or emb.startswith("timm:"), where, "[embed] embedder",
           "must be 'thumb', 'pool' or 'timm:<model>'")

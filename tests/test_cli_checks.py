@@ -4,7 +4,6 @@ what it did (stage reuse, filled-in parameters, `--set` overrides)."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +93,7 @@ def test_select_records_coerced_and_default_params(emb: Path, tmp_path: Path) ->
               "--param", "k=1e1", "--out", tmp_path / "s.npy")
     assert res.exit_code == 0, res.output
     params = json.loads((tmp_path / "s.json").read_text())["params"]
-    assert params == {"epsilon": 1.0, "k": 10, "niter": 20, "nredo": 1, "train_per_centroid": 64}
+    assert params == {"epsilon": 1.0, "k": 10, "niter": 20, "nredo": 1, "train_per_centroid": 64, "epsilon_quantile": 0.0}
     assert isinstance(params["epsilon"], float) and isinstance(params["k"], int)
 
 
@@ -162,10 +161,9 @@ def tiny_data(tmp_path: Path) -> Path:
 ])
 def test_compare_bad_option_fails_at_once_and_leaves_nothing(tmp_path: Path, more: list[str], needle: str) -> None:
     more = [str(tiny_data(tmp_path)) if m == "DATA" else str(tmp_path / "missing") if m == "MISSING" else m for m in more]
-    start = time.perf_counter()
     line = one_line_error(run(*compare_args(tmp_path, *more)))
     assert needle in line
-    assert time.perf_counter() - start < 10
+    # "at once": refused before any work, which the empty cache shows (a wall-clock bound would be a timed test)
     assert not (tmp_path / "run").exists()
     assert not (tmp_path / "cache").exists()  # nothing generated, embedded or trained
 
@@ -297,7 +295,7 @@ def test_set_reaches_worker_processes_and_the_hash(overridden) -> None:
 def test_run_json_records_filled_in_params(overridden) -> None:
     out, _, _, _ = overridden
     info = json.loads((out / "run.json").read_text())
-    assert info["params"] == {"meddel": {"epsilon": 1.0, "k": None, "niter": 20, "nredo": 1, "train_per_centroid": 64}}
+    assert info["params"] == {"meddel": {"epsilon": 1.0, "k": None, "niter": 20, "nredo": 1, "train_per_centroid": 64, "epsilon_quantile": 0.0}}
 
 
 @pytest.mark.slow

@@ -71,10 +71,9 @@ def test_outputs(run):
 def test_rerun_is_cached_and_identical(run, tiny):
     out, cache = run
     before = pd.read_parquet(out / "results.parquet")
-    start = time.perf_counter()
     result = CliRunner().invoke(cli, compare_args(tiny, out, cache, "--no-plots"))
     assert result.exit_code == 0, result.output
-    assert time.perf_counter() - start < 30
+    assert "to run 0" in result.output and "cached 0" not in result.output, result.output
     pd.testing.assert_frame_equal(before, pd.read_parquet(out / "results.parquet"))
     assert f"kept subsets by source and centre: {out / 'tables' / 'composition.md'}" in result.output.replace("\n", "")
 

@@ -147,7 +147,8 @@ def test_second_writer_is_refused_at_once_and_a_dead_holders_lock_is_taken_over(
     try:
         start = time.perf_counter()
         line = one_line_error(compare(out, cache, "random"))
-        assert time.perf_counter() - start < 10
+        # refused, not queued behind the holder (which never lets go): a liveness bound, not a speed goal
+        assert time.perf_counter() - start < 60
         assert str(out / "run.lock") in line and f"pid {holder.pid}" in line
         assert not (out / "results.parquet").exists() and not (out / "subsets").exists()
     finally:

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("delbench.cli.data_cmd:data", "Generate, import, verify and preview datasets."),
     "protocols": ("delbench.cli.protocols_cmd:protocols", "List the protocols and their budgets."),
     "embed": ("delbench.cli.embed_cmd:embed", "Embed the pool images of a dataset root."),
+    "subset": ("delbench.cli.subset_cmd:subset", "List the kept and removed files of a subset."),
     "pretrain": ("delbench.cli.pretrain_cmd:pretrain", "Pre-train an encoder on a subset under equal compute."),
     "evaluate": ("delbench.cli.evaluate_cmd:evaluate", "Fine-tune and test an encoder on the downstream tasks."),
     "compare": ("delbench.cli.compare_cmd:compare", "Run selectors head-to-head and write comparison tables."),

@@ -23,7 +23,10 @@ def finish(run_dir: Path, grids: Sequence[Any], fmt: str, galleries: bool, stage
 
     report = write_report(run_dir, galleries=galleries)
     results = read_results(run_dir)
-    counts = RunDir(run_dir).read_info().get("stages", {}) if stages else None
+    info = RunDir(run_dir).read_info()
+    counts = info.get("stages", {}) if stages else None
+    for line in info.get("select_warnings", []):  # a selector that did less than asked is never silent
+        click.echo(f"warning: {line}", err=True)
     if fmt == "text":
         for line in summary_lines(results):
             click.echo(line)

@@ -28,6 +28,8 @@ def select(name: str, embeddings: Path, ratio: float, seed: int, pool: Path | No
     with progress_bar(f"{name} R={ratio:g}") as progress:
         (record,) = run_select(entry, embeddings=embeddings, ratios=[ratio], outputs=[out], seed=seed,
                                params=parse_params(params), pool_manifest=pool, progress=progress)
+    for line in record.get("info", {}).get("warnings", []):
+        click.echo(f"warning: {line}", err=True)
     click.echo(
         f"{name}: kept {record['kept']} of {record['n']} (ratio {record['ratio_achieved']:.4f}, "
         f"target {ratio:g}) in {record['seconds']:.2f} s -> {out}"

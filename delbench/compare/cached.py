@@ -54,6 +54,7 @@ def holdings(config: CompareConfig, checked: Checked, root: Path, frame: Any, ta
     """The study's units in the order ``compare`` submits them, each with what the cache holds."""
     from delbench.compare.runner import select_dir, select_key
     from delbench.data.manifest import manifest_path, pool_rows, task_rows
+    from delbench.embed.settings import embed_image_size
     from delbench.embed.stage import embeddings_path
     from delbench.evaluate.stage import finetuned_dir
     from delbench.nets.arrays import array_path
@@ -119,7 +120,7 @@ def holdings(config: CompareConfig, checked: Checked, root: Path, frame: Any, ta
 
     sizes = {protocol.pretrain.image_size}
     if not embedded:
-        sizes.add(protocol.network().image_size if embedder == "pool" else protocol.embed.image_size)
+        sizes.add(embed_image_size(protocol))
     missing = tuple(sorted(s for s in sizes if not array_path(pool, s, stages).is_file()))
     size = protocol.network().image_size
     undecoded = 0
@@ -141,8 +142,10 @@ def fresh(config: CompareConfig, checked: Checked) -> Holdings:
                       for r in checked.ratios]
     for seed in checked.seeds:
         units += [UnitState(FULL, 1.0, seed, f"{FULL} seed {seed}", 0, 0), UnitState(SCRATCH, 0.0, seed, None, 0, 0)]
+    from delbench.embed.settings import embed_image_size
+
     protocol = config.protocol
-    sizes = {protocol.pretrain.image_size, protocol.embed.image_size}
+    sizes = {protocol.pretrain.image_size, embed_image_size(protocol)}
     embed_run = f"{FULL} seed {protocol.seeds[0]}" if protocol.embed.embedder == "pool" else None
     return Holdings(tuple(units), False, len(config.selectors) * len(checked.seeds), 0, tuple(sorted(sizes)),
                     embed_run=embed_run)

@@ -21,7 +21,7 @@ from delbench.plugin.registry import Entry
 from delbench.progress import Progress, no_progress
 from delbench.protocol import Protocol
 from delbench.references import FULL, SCRATCH
-from delbench.select.subset import read_subset, subset_paths
+from delbench.select.subset import read_subset, subset_files
 from delbench.store.atomic import sha256_file
 from delbench.store.cache import build_stage, claim_stage, config_hash, is_done
 from delbench.store.rundir import RunDir
@@ -71,10 +71,11 @@ def select_dir(cache: Path, key: dict[str, Any]) -> Path:
 
 def select_all(config: CompareConfig, entries: dict[str, Entry], root: Path, embeddings: Path,
                ratios: tuple[float, ...], seeds: tuple[int, ...], run_dir: RunDir, progress: Progress,
-               counts: dict[str, dict[str, int]] | None = None) -> list[Unit]:
+               counts: dict[str, dict[str, int]] | None = None, warnings: list[str] | None = None) -> list[Unit]:
     """Run every selector once per seed for all ratios (one pass where it can), cached; copy the
     subsets into the run directory, and return the pre-train units they define. ``counts["select"]``,
-    when given, is told how many select stages were reused and how many computed."""
+    when given, is told how many select stages were reused and how many computed; ``warnings``, when
+    given, receives the selectors' warnings (``info["warnings"]`` of each subset, cached or not)."""
     from delbench.select.stage import run_select
 
     pool = pool_rows(read_manifest(root))
@@ -100,10 +101,12 @@ def select_all(config: CompareConfig, entries: dict[str, Entry], root: Path, emb
             dest = run_dir.subsets(sel, seed)
             dest.mkdir(parents=True, exist_ok=True)
             for r in ratios:
-                for src in subset_paths(stage / f"r{r:g}.npy"):
+                for src in subset_files(stage / f"r{r:g}.npy"):
                     if src.exists():
                         shutil.copyfile(src, dest / src.name)
                 idx, meta = read_subset(stage / f"r{r:g}.npy")
+                if warnings is not None:
+                    warnings += [f"{w} (seed {seed})" for w in meta.get("info", {}).get("warnings", [])]
                 full = idx.size == len(pool)
                 units.append(Unit(sel, float(r), float(meta["ratio_achieved"]), seed, None if full else run_dir.subset(sel, seed, r),
                                   True, float(meta["seconds"]), int(sizes[idx].sum())))
@@ -261,7 +264,9 @@ def _run_compare(config: CompareConfig, say: Progress, on_total: Callable[[int],
     embeddings = embed_pool(root, protocol, config.cache_dir() / "stages",
                             progress=lambda f, m="": say(f, f"embed {m}"))
     counts: dict[str, dict[str, int]] = {}
-    units = select_all(config, checked.entries, root, embeddings, ratios, seeds, RunDir(run_dir), say, counts)
+    select_warnings: list[str] = []
+    units = select_all(config, checked.entries, root, embeddings, ratios, seeds, RunDir(run_dir), say, counts,
+                       select_warnings)
     if on_total:
         on_total(len(units))
 
@@ -274,7 +279,7 @@ def _run_compare(config: CompareConfig, say: Progress, on_total: Callable[[int],
             "selectors": list(config.selectors), "ratios": list(ratios), "seeds": list(seeds), "tasks": tasks,
             "params": checked.filled, "overrides": dict(config.overrides), "data_root": str(root),
             "manifest_sha256": manifest_sha, "embeddings": str(embeddings), "cross": config.cross,
-            "stages": counts, "started": started, "wall_seconds": time.perf_counter() - start,
+            "stages": counts, "select_warnings": select_warnings, "started": started, "wall_seconds": time.perf_counter() - start,
             # as given on the command line, so the report can print the command that reproduces the run
             "protocol_arg": protocol.cli_name(), "data_arg": str(config.data) if config.data else None,
         })

@@ -10,8 +10,13 @@ Embedders (``[embed] embedder``):
 - ``timm:<model>``: any timm model by name, weights from ``[embed] weights`` (a safetensors file or a
   state dict read with ``torch.load(weights_only=True)``) or else the file timm would have downloaded,
   if it is already in the Hugging Face or torch hub cache. Nothing is downloaded: timm is only ever
-  handed a local file, so it never asks the hub (whatever ``HF_HUB_OFFLINE`` says). Inputs are
-  normalised with the mean and std timm resolves for the model (``resolve_model_data_config``).
+  handed a local file, so it never asks the hub (whatever ``HF_HUB_OFFLINE`` says). A weights file
+  must fill the whole model (``delbench.embed.timm_weights``) unless ``[embed] allow_partial``. Inputs
+  are normalised with the mean and std timm resolves for the model (``resolve_model_data_config``),
+  at the model's own input size unless ``[embed] image_size`` says otherwise.
+
+The batch size is left out of the cache key: in eval mode every image is embedded on its own, so the
+batch changes only speed and memory (``delbench.embed.settings`` picks a memory-safe one by default).
 """
 from __future__ import annotations
 
@@ -24,11 +29,12 @@ import numpy as np
 from delbench.store.atomic import sha256_file
 from delbench.store.cache import build_stage, claim_stage, config_hash
 from delbench.data.manifest import manifest_sha256, pool_rows, read_manifest
+from delbench.embed.settings import embed_batch_size, embed_image_size
 from delbench.errors import DelbenchError
 from delbench.progress import Progress, scaled
 
 EMBEDDERS = ("thumb", "pool", "timm:<model>")
-CODE_VERSION = 1
+CODE_VERSION = 2  # 2: batch size out of the key, image size resolved
 
 
 def embed_pool(root: Path, protocol: Any, cache_dir: Path, progress: Progress | None = None) -> Path:
@@ -60,15 +66,16 @@ def embed_pool(root: Path, protocol: Any, cache_dir: Path, progress: Progress | 
         from delbench.nets.arrays import image_array
 
         pool = pool_rows(read_manifest(root))
-        size = protocol.network().image_size if name == "pool" else emb.image_size
+        size = config["embed"]["image_size"]
         images = image_array(root, pool, size, cache_dir)
+        meta = {"embedder": name, "manifest_sha256": config["manifest"], "protocol": protocol.name, "image_size": size}
         if name == "thumb":
             vectors = _thumbs(images)
         else:
-            vectors = _network(images, protocol, name, weights, progress)
+            vectors, loaded = _network(images, protocol, name, weights, size, progress)
+            meta.update(batch_size=embed_batch_size(protocol, size), **loaded)
         with build_stage(out, config) as tmp:
-            save_embeddings(tmp / "embeddings.npy", vectors, {"embedder": name, "manifest_sha256": config["manifest"],
-                                                              "protocol": protocol.name, "image_size": size})
+            save_embeddings(tmp / "embeddings.npy", vectors, meta)
     if progress:
         progress(1.0, f"embedded {len(pool)} images")
     return path
@@ -78,8 +85,13 @@ def stage_config(root: Path, protocol: Any, weights: Path | None) -> dict[str, A
     """The embed stage's cache key; ``weights`` are the network's (the ``full`` pre-training for
     ``pool``, ``[embed] weights`` for a timm embedder), None for ``thumb``."""
     emb = protocol.embed
+    # Only what changes the vectors: not the batch size, and the input size as resolved, so that
+    # image_size = 0 and the model's own size written out share one entry.
+    settings = {"embedder": emb.embedder, "weights": emb.weights, "image_size": embed_image_size(protocol)}
+    if emb.allow_partial:
+        settings["allow_partial"] = True
     config: dict[str, Any] = {"stage": "embed", "code": CODE_VERSION, "manifest": manifest_sha256(root),
-                              "embed": asdict(emb)}
+                              "embed": settings}
     if emb.embedder == "pool" and weights is not None:
         config["checkpoint"] = sha256_file(weights)[:16]
         config["net"] = asdict(protocol.network())
@@ -107,13 +119,15 @@ def _thumbs(images: np.ndarray, side: int = 16) -> np.ndarray:
     return out
 
 
-def _network(images: np.ndarray, protocol: Any, name: str, weights: Path | None, progress: Progress | None) -> np.ndarray:
+def _network(images: np.ndarray, protocol: Any, name: str, weights: Path | None, size: int,
+             progress: Progress | None) -> tuple[np.ndarray, dict[str, Any]]:
     import torch
 
     from delbench.nets.arrays import to_tensor
     from delbench.nets.runtime import autocast, setup
 
     dev, _ = setup(protocol.pretrain.device)
+    loaded: dict[str, Any] = {}
     if name == "pool":
         from delbench.nets.checkpoint import load_weights
         from delbench.nets.models import IMAGENET_MEAN, IMAGENET_STD, build_seg_net, load_matching
@@ -125,10 +139,11 @@ def _network(images: np.ndarray, protocol: Any, name: str, weights: Path | None,
         encoder, mean, std = net.encoder, IMAGENET_MEAN, IMAGENET_STD
         fn = _vit_features if network.arch == "vit" else _conv_features
     else:
-        encoder, mean, std = _timm_model(name[5:], weights, protocol.embed.image_size)
+        encoder, mean, std, share = _timm_model(name[5:], weights, size, protocol.embed.allow_partial)
+        loaded["weights_share_loaded"] = share
         fn = _timm_features
     encoder.to(dev).eval()
-    batch = protocol.embed.batch_size
+    batch = embed_batch_size(protocol, size)
     outs = []
     with torch.no_grad():
         for i in range(0, len(images), batch):
@@ -137,7 +152,7 @@ def _network(images: np.ndarray, protocol: Any, name: str, weights: Path | None,
                 outs.append(fn(encoder, x).float().cpu().numpy())
             if progress:
                 progress(0.8 + 0.2 * min(1.0, (i + batch) / len(images)), f"embedding {min(i + batch, len(images))}/{len(images)}")
-    return np.concatenate(outs).astype(np.float32)
+    return np.concatenate(outs).astype(np.float32), loaded
 
 
 def _conv_features(encoder: Any, x: Any) -> Any:
@@ -157,9 +172,9 @@ def _timm_features(model: Any, x: Any) -> Any:
     return out.flatten(1) if out.ndim > 2 else out
 
 
-def _timm_model(model_name: str, weights: Path | None, size: int) -> tuple[Any, list[float], list[float]]:
+def _timm_model(model_name: str, weights: Path | None, size: int,
+                allow_partial: bool = False) -> tuple[Any, list[float], list[float], float]:
     import timm
-    import torch
 
     if model_name not in timm.list_models() and model_name not in timm.list_models(pretrained=True):
         import difflib
@@ -172,17 +187,10 @@ def _timm_model(model_name: str, weights: Path | None, size: int) -> tuple[Any, 
     if weights is not None:
         if not weights.is_file():
             raise DelbenchError(f"[embed] weights: file {weights} not found")
-        model = timm.create_model(model_name, pretrained=False, **kwargs)
-        if weights.suffix == ".safetensors":
-            from safetensors.torch import load_file
+        from delbench.embed.timm_weights import load_weights_file
 
-            state = load_file(str(weights))
-        else:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
-            state = state.get("state_dict", state.get("model", state)) if isinstance(state, dict) else state
-        missing, _ = model.load_state_dict(state, strict=False)
-        if len(missing) == len(model.state_dict()):
-            raise DelbenchError(f"[embed] weights {weights}: no tensor matches timm model {model_name}")
+        model = timm.create_model(model_name, pretrained=False, **kwargs)
+        share = load_weights_file(model, model_name, weights, allow_partial)
     else:
         # An embedder must never start a download mid-benchmark, and timm given pretrained=True asks
         # the hub first even when a file is cached; so find the cached file here and hand timm only that.
@@ -196,10 +204,11 @@ def _timm_model(model_name: str, weights: Path | None, size: int) -> tuple[Any, 
             model = timm.create_model(model_name, pretrained=True, pretrained_cfg_overlay={"file": str(cached)}, **kwargs)
         except Exception as exc:  # noqa: BLE001 - a damaged or foreign cache entry; timm raises several types
             raise DelbenchError(f"[embed] embedder timm:{model_name}: cached weights {cached} do not load ({type(exc).__name__})") from None
+        share = 1.0  # timm loads its own files strictly
     from timm.data import resolve_model_data_config
 
     data = resolve_model_data_config(model)
-    return model, list(data["mean"]), list(data["std"])
+    return model, list(data["mean"]), list(data["std"]), share
 
 
 def _fixed_input_size(model_name: str) -> bool:

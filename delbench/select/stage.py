@@ -15,7 +15,7 @@ from delbench.errors import DelbenchError
 from delbench.plugin.registry import Entry
 from delbench.progress import Progress, no_progress
 from delbench.select.contract import SelectionRequest, run_selector
-from delbench.select.subset import subset_paths, write_subset
+from delbench.select.subset import subset_files, write_subset
 from delbench.embed.vectors import load_embeddings, read_sidecar, sidecar_path
 
 
@@ -66,7 +66,7 @@ def check_outputs(outputs: Sequence[str | Path], embeddings: str | Path, pool_ma
     if pool_manifest is not None:
         inputs["--pool"] = [Path(pool_manifest)]
     for out in outputs:
-        for written in subset_paths(out):
+        for written in subset_files(out):
             for option, paths in inputs.items():
                 for path in paths:
                     if _same_file(written, path):
@@ -128,5 +128,6 @@ def run_select(
             "embeddings_sha256": side.get("sha256") or sha256_file(embeddings),
             "pool_sha256": pool_sha,
         }
-        records.append(write_subset(out, answers[float(ratio)], meta))
+        ids = pool["id"].astype(str).tolist() if pool is not None and "id" in pool.columns else None
+        records.append(write_subset(out, answers[float(ratio)], meta, pool_ids=ids))
     return records
