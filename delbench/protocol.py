@@ -207,7 +207,9 @@ class Protocol:
         return str(source)
 
 
-LATE_KEYS: tuple[tuple[str, str, Any], ...] = (("finetune", "standardize", False), ("finetune", "probe_levels", ()))
+LATE_KEYS: tuple[tuple[str, str, Any], ...] = (
+    ("embed", "allow_partial", False), ("finetune", "standardize", False), ("finetune", "probe_levels", ()),
+)
 
 _SECTIONS: dict[str, type] = {
     "data": DataConfig, "embed": EmbedConfig, "select": SelectConfig, "pretrain": PretrainConfig,
