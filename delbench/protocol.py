@@ -107,6 +107,11 @@ class FinetuneConfig:
     warmup_frac: float = 0.1
     eval_every: int = 60
     loss: str = "dice+bce"
+    # probe only: standardise each frozen feature channel (BatchNorm without affine, as in MAE's linear
+    # probe) before the linear head, so the read-out does not depend on the features' scale
+    standardize: bool = False
+    # head "pyramid" only: the encoder levels it reads (0 = finest); empty = every level
+    probe_levels: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,10 @@ class Protocol:
         """What identifies its scores: every section but ``resources`` (and the file it came from)."""
         scored = self.to_dict()
         scored.pop("resources")
+        # keys added after hashes were published count only when set, so earlier protocols keep theirs
+        for section, key, unset in LATE_KEYS:
+            if scored[section][key] == unset:
+                del scored[section][key]
         return config_hash(scored)
 
     def network(self) -> Network:
@@ -197,6 +206,10 @@ class Protocol:
             return self.name
         return str(source)
 
+
+LATE_KEYS: tuple[tuple[str, str, Any], ...] = (
+    ("embed", "allow_partial", False), ("finetune", "standardize", False), ("finetune", "probe_levels", ()),
+)
 
 _SECTIONS: dict[str, type] = {
     "data": DataConfig, "embed": EmbedConfig, "select": SelectConfig, "pretrain": PretrainConfig,
@@ -293,6 +306,11 @@ def validate(p: Protocol, where: str) -> None:
     _need(ft.head in HEADS[pt.arch], where, "[finetune] head", f"must be one of {HEADS[pt.arch]} for arch {pt.arch!r}")
     _need(ft.mode in ("full", "frozen", "probe"), where, "[finetune] mode", "must be 'full', 'frozen' or 'probe'")
     _need(ft.loss in LOSSES, where, "[finetune] loss", f"must be one of {LOSSES}")
+    _need(not ft.probe_levels or (pt.arch == "unet" and ft.head == "pyramid" and len(set(ft.probe_levels)) == len(ft.probe_levels)
+                                  and all(0 <= i < 4 for i in ft.probe_levels)), where, "[finetune] probe_levels",
+          "applies to head = 'pyramid' of arch 'unet' and names distinct encoder levels 0-3")
+    _need(not ft.standardize or (pt.arch == "unet" and ft.mode == "probe"), where, "[finetune] standardize",
+          "applies to the linear probe of a conv UNet only: set mode = 'probe' and arch = 'unet', or remove it")
     for key in ("steps", "batch_size", "eval_every"):
         _need(getattr(ft, key) > 0, where, f"[finetune] {key}", "must be > 0")
     _need(ft.labels >= 0, where, "[finetune] labels", "must be >= 0 (0 = all)")

@@ -116,8 +116,12 @@ def test_probe_mode_trains_only_the_head(root: Path, tmp_path: Path) -> None:
     assert body and all(bool((pre[k] == tuned[k]).all()) for k in body)
 
 
+@pytest.mark.parametrize("extra", [
+    {"finetune.head": "hypercolumn"},
+    {"finetune.head": "pyramid", "finetune.standardize": True, "finetune.probe_levels": [1, 3]},
+])
 def test_probe_feature_cache_matches_training_through_the_network(
-    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: dict
 ) -> None:
     """The cached-feature probe is a speed-up only: with the cache disabled, the same head is learnt."""
     import torch
@@ -127,7 +131,7 @@ def test_probe_feature_cache_matches_training_through_the_network(
     from delbench.evaluate.stage import evaluate, finetuned_dir
     from delbench.pretrain.stage import pretrain
 
-    p = tiny_protocol(**{"finetune.mode": "probe", "finetune.head": "hypercolumn"})
+    p = tiny_protocol(**{"finetune.mode": "probe", **extra})
     res = pretrain(root, p, tmp_path / "pre", subset=None, seed=0)
     runs = {}
     for name, limit in (("cached", finetune.PROBE_CACHE_BYTES), ("direct", 0)):
@@ -138,9 +142,12 @@ def test_probe_feature_cache_matches_training_through_the_network(
         runs[name] = (rows[0], head)
     (a, head_a), (b, head_b) = runs["cached"], runs["direct"]
     assert head_a and head_a.keys() == head_b.keys()
+    if extra.get("finetune.standardize"):
+        # the standardising layer learnt the features' statistics: it is not the identity it starts as
+        assert not torch.allclose(head_a["head.0.running_var"], torch.ones_like(head_a["head.0.running_var"]))
+    assert a["best_step"] == b["best_step"]
     for k in head_a:
         torch.testing.assert_close(head_a[k], head_b[k], rtol=1e-4, atol=1e-5)
-    assert a["best_step"] == b["best_step"]
     for key in ("miou", "miou_dataset", "dice", "val_miou"):
         assert a[key] == pytest.approx(b[key], abs=1e-3), key
 
@@ -179,3 +186,36 @@ def test_smp_unet_pretrains_and_fine_tunes(root: Path, tmp_path: Path) -> None:
     res = pretrain(root, p, tmp_path, subset=None, seed=0)
     row = evaluate(root, p, tmp_path, checkpoint=res.checkpoint, seed=0, tasks=["alpha"])[0]
     assert row["loaded_tensors"] > 100 and 0 <= row["miou"] <= 1
+
+
+def test_standardised_probe_does_not_depend_on_feature_scale() -> None:
+    """Scaling the deepest encoder level (a gain on its last BatchNorm, which ReLU passes on) leaves a
+    standardised probe's predictions as they were; an unstandardised probe reads a different input and
+    predicts something else."""
+    import torch
+
+    from delbench.evaluate.finetune import fit
+    from delbench.evaluate.measure import predict
+    from delbench.nets.models import build_seg_net
+    from delbench.nets.runtime import setup
+
+    rng = np.random.default_rng(0)
+    xs = rng.integers(0, 256, (12, 32, 32, 3), dtype=np.uint8)
+    ys = np.zeros((12, 32, 32), np.uint8)
+    ys[:, 8:20, 10:24] = 1
+    xs[ys.astype(bool)] //= 3  # a darker square to find
+    dev, _ = setup("cpu")
+    agree = {}
+    for standardize in (True, False):
+        p = tiny_protocol(**{"finetune.mode": "probe", "finetune.head": "pyramid", "finetune.standardize": standardize,
+                             "finetune.steps": 20, "finetune.eval_every": 20})
+        torch.manual_seed(1)
+        state = build_seg_net(p.network(), 1, "pyramid").state_dict()
+        # two gains, both large enough that BatchNorm's eps is negligible beside the features' variance
+        gains = [{k: v * g if k in ("encoder.stages.3.4.weight", "encoder.stages.3.4.bias") else v
+                  for k, v in state.items()} for g in (100.0, 10000.0)]
+        preds = [predict(fit(p, (xs, ys), (xs[:4], ys[:4]), task="t", state=s, seed=0, dev=dev)[0], xs, dev)
+                 for s in gains]
+        agree[standardize] = (preds[0] == preds[1]).float().mean().item()
+    assert agree[True] > 0.995, agree
+    assert agree[False] < agree[True], agree

@@ -127,6 +127,35 @@ def test_tasks_exclude_leaves_a_task_out_of_every_task_unless_asked(tmp_path):
     assert resolve_tasks(frame, load_protocol("ci"), None, tmp_path) == ["a", "b", "c"]
 
 
+def test_late_keys_count_in_the_hash_only_when_set() -> None:
+    # hashes published before a key existed must not move; setting the key must move them
+    from delbench.protocol import LATE_KEYS
+
+    p = load_protocol("ci")
+    raw = p.to_dict()
+    for section, key, unset in LATE_KEYS:
+        assert raw[section][key] == unset
+    from delbench.store.cache import config_hash
+
+    trimmed = {s: ({k: v for k, v in sec.items() if (s, k) not in {(a, b) for a, b, _ in LATE_KEYS}}
+                   if isinstance(sec, dict) else sec) for s, sec in raw.items() if s != "resources"}
+    assert p.hash() == config_hash(trimmed)
+    assert p.with_overrides({"finetune.standardize": True}).hash() != p.hash()
+    assert p.with_overrides({"finetune.head": "pyramid", "finetune.probe_levels": [2, 3]}).hash() != p.hash()
+
+
+@pytest.mark.parametrize("text, match", [
+    ('[finetune]\nmode = "full"\nstandardize = true\n', r"\[finetune\] standardize"),
+    ('[finetune]\nhead = "hypercolumn"\nmode = "probe"\nprobe_levels = [1]\n', r"\[finetune\] probe_levels"),
+    ('[finetune]\nhead = "pyramid"\nmode = "probe"\nprobe_levels = [4]\n', r"\[finetune\] probe_levels"),
+])
+def test_probe_options_are_checked(tmp_path: Path, text: str, match: str) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('name = "x"\nversion = 1\n' + text)
+    with pytest.raises(DelbenchError, match=match):
+        load_protocol(path)
+
+
 def test_resources_are_not_part_of_the_hash(tmp_path: Path) -> None:
     # Where a unit runs never changes its scores: the hash (run directories, baselines) must not move.
     p = load_protocol("paper")

@@ -150,7 +150,8 @@ def calibrate(protocol: Protocol, pool_files: list[Path] | None = None) -> Rates
 
         pretrain = _timed(pretrain_step, sync)
 
-        net = build_seg_net(network, out_channels=1, head=ft.head).to(dev)
+        net = build_seg_net(network, out_channels=1, head=ft.head, standardize=ft.standardize,
+                        levels=ft.probe_levels).to(dev)
         net.eval()
         batch = to_tensor(images[:64], IMAGENET_MEAN, IMAGENET_STD).to(dev)
         probing = ft.mode == "probe" and hasattr(net, "features")

@@ -45,7 +45,8 @@ def _test_all(root: Path, protocol: Any, cache_dir: Path, frame: Any, src: Path,
 
     dev, _ = setup(protocol.pretrain.device)
     network = protocol.network()
-    net = build_seg_net(network, out_channels=1, head=protocol.finetune.head)
+    net = build_seg_net(network, out_channels=1, head=protocol.finetune.head,
+                        standardize=protocol.finetune.standardize, levels=protocol.finetune.probe_levels)
     net.load_state_dict(load_weights(src / "finetuned.safetensors"))
     net.to(dev)
     train_task = json.loads((src / "result.json").read_text())["task"]

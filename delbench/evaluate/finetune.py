@@ -77,7 +77,8 @@ def fit(protocol: Any, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarr
     (xs, ys), (xv, yv) = train, val
     chosen = labelled_subset(len(xs), ft.labels, seed, task)
     torch.manual_seed(seed)
-    net = build_seg_net(network, out_channels=1, head=ft.head)
+    net = build_seg_net(network, out_channels=1, head=ft.head, standardize=ft.standardize,
+                        levels=ft.probe_levels)
     loaded = load_matching(net, state) if state is not None else []
     if state is not None and not any(k.startswith("encoder.") for k in loaded):
         raise DelbenchError("checkpoint holds no encoder weights matching the protocol's [pretrain] arch/encoder")
@@ -133,6 +134,7 @@ def fit(protocol: Any, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarr
             if cache is None:
                 val = metrics(predict(net, xv, dev), yv)["miou"]
             else:
+                net.eval()  # a standardising head must read val with its running statistics
                 with torch.no_grad():
                     val = metrics((net.head(cache["val"]).float() > 0).long().cpu(), yv)["miou"]
             if val > best[0]:

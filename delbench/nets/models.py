@@ -85,14 +85,22 @@ class ConvUNet(nn.Module):
     frozen network encode rather than only its last 8-24 channels."""
 
     def __init__(self, out_channels: int = 1, width: int = 16, depth: int = 4, hypercolumn: bool = False,
-                 pyramid: bool = False) -> None:
+                 pyramid: bool = False, standardize: bool = False, levels: tuple[int, ...] = ()) -> None:
         super().__init__()
         self.encoder = ConvEncoder(width, depth)
         self.decoder = ConvDecoder(self.encoder.widths)
         self.hypercolumn = hypercolumn
         self.pyramid = pyramid
-        cin = sum(self.encoder.widths) if hypercolumn or pyramid else self.encoder.widths[0]
+        self.levels = tuple(levels) or tuple(range(depth))
+        if pyramid:
+            cin = sum(self.encoder.widths[i] for i in self.levels)
+        else:
+            cin = sum(self.encoder.widths) if hypercolumn else self.encoder.widths[0]
         self.head = nn.Conv2d(cin, out_channels, 1)
+        if standardize:
+            # momentum None: a cumulative average of every batch seen, so the statistics carry no
+            # trace of their initial (0, 1) however few steps the probe trains
+            self.head = nn.Sequential(nn.BatchNorm2d(cin, affine=False, momentum=None), self.head)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
@@ -103,8 +111,8 @@ class ConvUNet(nn.Module):
         feats = self.encoder(x)
         if self.pyramid:
             size = feats[0].shape[-2:]
-            return torch.cat([feats[0]] + [F.interpolate(f, size=size, mode="bilinear", align_corners=False)
-                                           for f in feats[1:]], dim=1)
+            return torch.cat([feats[i] if i == 0 else F.interpolate(feats[i], size=size, mode="bilinear", align_corners=False)
+                              for i in self.levels], dim=1)
         if not self.hypercolumn:
             return self.decoder(feats)
         levels = self.decoder.levels(feats)
@@ -200,10 +208,14 @@ IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 
 
-def build_seg_net(net: Network, out_channels: int = 1, head: str = "unet") -> nn.Module:
-    """The segmentation network a protocol fine-tunes (and, for dense objectives, pre-trains)."""
+def build_seg_net(net: Network, out_channels: int = 1, head: str = "unet", standardize: bool = False,
+                  levels: tuple[int, ...] = ()) -> nn.Module:
+    """The segmentation network a protocol fine-tunes (and, for dense objectives, pre-trains).
+    For a conv UNet, ``standardize`` puts a BatchNorm without affine before the output head, and
+    ``levels`` names the encoder levels (0 = finest) a ``pyramid`` head reads (all when empty)."""
     if net.arch == "unet":
-        return ConvUNet(out_channels, net.width, hypercolumn=head == "hypercolumn", pyramid=head == "pyramid")
+        return ConvUNet(out_channels, net.width, hypercolumn=head == "hypercolumn", pyramid=head == "pyramid",
+                        standardize=standardize, levels=levels)
     if net.arch in ("smp_unet", "smp_fpn"):
         return SmpNet(net.arch, net.encoder, out_channels)
     return ViTSeg(make_vit(net.encoder, net.image_size, net.patch or None), head=head)
