@@ -69,6 +69,27 @@ def test_planted_stages_are_counted_as_cached_or_resumable(root: Path, tmp_path:
     assert plan.units_seconds == pytest.approx(2 * steps + steps - 2)
 
 
+def test_a_cluster_plan_looks_up_pre_training_at_its_world_size(root: Path, tmp_path: Path) -> None:
+    from delbench.compare.executors import ExecutorOptions
+    from delbench.pretrain.stage import stage_dir
+    from delbench.store.cache import DONE
+
+    cache = tmp_path / "cache"
+    p = tiny_protocol(**{"resources.gpus_per_unit": 2})
+    steps = p.pretrain_steps(24)
+    for world, seed in ((1, 0), (2, 1)):  # planted as done: full seed 0 by one process, seed 1 by two
+        where = stage_dir(root, p, cache / "stages", None, seed, world)
+        where.mkdir(parents=True)
+        (where / DONE).write_text("{}")
+        (where / "weights.safetensors").write_bytes(b"planted")
+    starts = {}
+    for kind in ("local", "submitit-local"):
+        units = by_unit(planned(study(root, cache, protocol=p, executor=ExecutorOptions(kind))))
+        starts[kind] = (units["full", 0].start, units["full", 1].start)
+    assert starts["local"] == (steps, 0)
+    assert starts["submitit-local"] == (0, steps)
+
+
 @pytest.mark.slow
 def test_after_a_whole_run_everything_is_cached(root: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"

@@ -67,8 +67,11 @@ def holdings(config: CompareConfig, checked: Checked, root: Path, frame: Any, ta
     pool = pool_rows(frame)
     n_pool, steps = len(pool), protocol.pretrain_steps(len(pool))
 
+    # a cluster unit pre-trains as one DDP run of gpus_per_unit ranks, and the world size is in its key
+    world = protocol.resources.gpus_per_unit if config.executor.kind != "local" else 1
+
     def pretrain_state(subset: np.ndarray | None, seed: int) -> tuple[str, int, Path | None]:
-        where = stage_dir(root, protocol, stages, subset, seed)
+        where = stage_dir(root, protocol, stages, subset, seed, world)
         if is_done(where):
             return str(where), steps, where / "weights.safetensors"
         return str(where), checkpoint_step(work_dir(where)), None
