@@ -143,8 +143,9 @@ def test_probe_feature_cache_matches_training_through_the_network(
     (a, head_a), (b, head_b) = runs["cached"], runs["direct"]
     assert head_a and head_a.keys() == head_b.keys()
     if extra.get("finetune.standardize"):
-        # the standardising layer learnt the features' statistics: it is not the identity it starts as
-        assert not torch.allclose(head_a["head.0.running_var"], torch.ones_like(head_a["head.0.running_var"]))
+        # the standardising layer holds the features' statistics: it is not the identity it starts as
+        assert not torch.allclose(head_a["head.0.std"], torch.ones_like(head_a["head.0.std"]))
+        assert not torch.allclose(head_a["head.0.mean"], torch.zeros_like(head_a["head.0.mean"]))
     assert a["best_step"] == b["best_step"]
     for k in head_a:
         torch.testing.assert_close(head_a[k], head_b[k], rtol=1e-4, atol=1e-5)
@@ -219,3 +220,20 @@ def test_standardised_probe_does_not_depend_on_feature_scale() -> None:
         agree[standardize] = (preds[0] == preds[1]).float().mean().item()
     assert agree[True] > 0.995, agree
     assert agree[False] < agree[True], agree
+
+
+def test_feature_stats_are_the_per_channel_mean_and_spread_over_every_batch() -> None:
+    import torch
+
+    from delbench.evaluate.finetune import feature_stats
+    from delbench.nets.arrays import to_tensor
+    from delbench.nets.models import IMAGENET_MEAN, IMAGENET_STD, build_seg_net
+
+    torch.manual_seed(0)
+    net = build_seg_net(tiny_protocol().network(), 1, "pyramid").eval()
+    images = np.random.default_rng(0).integers(0, 256, (70, 32, 32, 3), dtype=np.uint8)  # two batches of 64
+    mean, std = feature_stats(net, images, torch.device("cpu"))
+    with torch.no_grad():
+        f = net.features(to_tensor(images, IMAGENET_MEAN, IMAGENET_STD)).double()
+    torch.testing.assert_close(mean, f.mean(dim=(0, 2, 3)).float(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(std, f.std(dim=(0, 2, 3), unbiased=False).float(), rtol=1e-4, atol=1e-6)

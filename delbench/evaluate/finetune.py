@@ -93,6 +93,8 @@ def fit(protocol: Any, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarr
     bs = min(ft.batch_size, max(1, len(chosen)))
     best: tuple[float, int, dict[str, torch.Tensor] | None] = (-1.0, 0, None)
     t0 = time.perf_counter()
+    if ft.standardize:
+        net.head[0].fit(*feature_stats(net, xs[chosen], dev))
     cache = _probe_cache(net, xs, chosen, xv, dev) if ft.mode == "probe" and hasattr(net, "features") else None
     if cache is not None:
         # one reused batch buffer: a fresh [bs, C, H, W] tensor (63 MB on `small`) would be mapped
@@ -134,7 +136,7 @@ def fit(protocol: Any, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarr
             if cache is None:
                 val = metrics(predict(net, xv, dev), yv)["miou"]
             else:
-                net.eval()  # a standardising head must read val with its running statistics
+                net.eval()
                 with torch.no_grad():
                     val = metrics((net.head(cache["val"]).float() > 0).long().cpu(), yv)["miou"]
             if val > best[0]:
@@ -146,6 +148,25 @@ def fit(protocol: Any, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarr
     record = {"val_miou": best[0], "best_step": best[1], "train_images": int(len(chosen)),
               "finetune_seconds": time.perf_counter() - t0, "loaded_tensors": len(loaded)}
     return net, record
+
+
+def feature_stats(net: torch.nn.Module, images: np.ndarray, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation of the frozen features of ``images`` (streamed in
+    batches, accumulated in float64 so the result does not depend on the batch size)."""
+    net.eval()
+    total, sq, count = None, None, 0
+    with torch.no_grad():
+        for i in range(0, len(images), 64):
+            x = to_tensor(images[i:i + 64], IMAGENET_MEAN, IMAGENET_STD).to(dev)
+            with autocast(dev):
+                f = net.features(x).double()
+            s1, s2 = f.sum(dim=(0, 2, 3)), (f * f).sum(dim=(0, 2, 3))
+            total, sq = (s1, s2) if total is None else (total + s1, sq + s2)
+            count += f.shape[0] * f.shape[2] * f.shape[3]
+    assert total is not None and sq is not None
+    mean = total / count
+    var = (sq / count - mean * mean).clamp_min(0.0)
+    return mean.float().cpu(), var.sqrt().float().cpu()
 
 
 # `small` needs 1.1 GB (4 x 50 labelled + 80 val images x 240 channels at 64 px); two workers fit easily

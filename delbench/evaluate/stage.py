@@ -18,7 +18,7 @@ from delbench.errors import DelbenchError
 from delbench.progress import Progress
 from delbench.references import SCRATCH
 
-CODE_VERSION = 3  # 2: miou over test images with a polyp; miou_all, empty_share added; 3: standardised probe fixes
+CODE_VERSION = 3  # 2: miou over test images with a polyp; miou_all, empty_share added; 3: standardised probe
 
 
 def all_tasks(frame: Any) -> list[str]:

@@ -77,6 +77,25 @@ class ConvDecoder(nn.Module):
         return outs
 
 
+class Standardize(nn.Module):
+    """Centre and scale each channel by fixed statistics (``fit``), as a linear probe's input layer.
+
+    Frozen features have one mean and spread, so they are measured once on the labelled training
+    features rather than per batch (a BatchNorm would add batch noise and cost more than the probe)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(channels))
+        self.register_buffer("std", torch.ones(channels))
+
+    def fit(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.mean.copy_(mean)
+        self.std.copy_(std.clamp_min(1e-6))  # a dead channel stays 0 instead of dividing by 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean[:, None, None]) / self.std[:, None, None]
+
+
 class ConvUNet(nn.Module):
     """Small UNet: fast enough on two CPU cores to pre-train and fine-tune within minutes.
 
@@ -98,9 +117,7 @@ class ConvUNet(nn.Module):
             cin = sum(self.encoder.widths) if hypercolumn else self.encoder.widths[0]
         self.head = nn.Conv2d(cin, out_channels, 1)
         if standardize:
-            # momentum None: a cumulative average of every batch seen, so the statistics carry no
-            # trace of their initial (0, 1) however few steps the probe trains
-            self.head = nn.Sequential(nn.BatchNorm2d(cin, affine=False, momentum=None), self.head)
+            self.head = nn.Sequential(Standardize(cin), self.head)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
@@ -211,7 +228,7 @@ IMAGENET_STD = [0.229, 0.224, 0.225]
 def build_seg_net(net: Network, out_channels: int = 1, head: str = "unet", standardize: bool = False,
                   levels: tuple[int, ...] = ()) -> nn.Module:
     """The segmentation network a protocol fine-tunes (and, for dense objectives, pre-trains).
-    For a conv UNet, ``standardize`` puts a BatchNorm without affine before the output head, and
+    For a conv UNet, ``standardize`` puts a ``Standardize`` layer before the output head, and
     ``levels`` names the encoder levels (0 = finest) a ``pyramid`` head reads (all when empty)."""
     if net.arch == "unet":
         return ConvUNet(out_channels, net.width, hypercolumn=head == "hypercolumn", pyramid=head == "pyramid",
