@@ -1,0 +1,206 @@
+"""``quality``: an image-issue filter on pixels — drop the frames that look worst, whatever their content.
+
+Every pool image is read through ``request.load_images``, reduced to ``size`` x ``size`` pixels (box
+filter) and measured in vectorised numpy batches. Each check gives a continuous score where 0 is the
+point at which the issue starts to show and 1 a clear case (clean frames score below 0):
+
+``dark``     the frame's bright end is dark: ``(0.35 - q95(grey)) / 0.35``.
+``bright``   washed out or saturated: the larger of ``(q10(grey) - 0.5) / 0.5`` and
+             ``(share of pixels with a channel >= 250 - 0.25) / 0.75``.
+``blank``    low information: the larger of ``(2.5 - H) / 2.5`` with H the grey-level entropy in bits
+             (256 levels) and ``(0.02 - std(grey)) / 0.02``.
+``pattern``  test patterns (colour bars): ``0.5 * bands + 0.5 * few_colours``, gated by contrast, with
+             ``bands`` the share of the grey variance explained by column means (or row means) mapped
+             from [0.8, 1] to [0, 1], ``few_colours`` from the number of 4-bit colours covering 95% of
+             the pixels (8 colours = 1, 200 = 0).
+``overlay``  text and menus: the share of near-white achromatic pixels that are thin strokes (brighter
+             by 0.15 than both pixels two steps away, along x or y), 1.5% of the frame = 1.
+``noise``    sensor noise: high-frequency energy without structure, read as the lag-1 autocorrelation
+             rho of the grey image (natural images: rho near 1, white noise: 0): ``(0.5 - rho) / 0.5``.
+             For white noise the Laplacian-to-gradient energy ratio is at its maximum, 5, and that
+             ratio is ``2 (1 - rho_2) / (1 - rho)``-like, so the two read the same thing; rho needs
+             no second scale.
+``blur``     blur and defocus: the normalised variance of the Laplacian ``s = var(lap) / var(grey)``
+             against the pool's median, ``log2(median(s) / s) / 2`` (4x less fine detail than the
+             pool's typical frame = 1), weighted by ``min(1, std(grey) / 0.05)`` so that a flat or dark
+             frame is not called blurred.
+
+The badness of a frame is the maximum of its scores over the checks in ``issues``; the best
+``round(R*N)`` frames are kept (ties broken by a seeded order, so the budget is met exactly), and each
+removed frame's reason is ``quality:<issue>`` for its worst issue. Every ratio is a prefix of one
+removal order, computed in one pass.
+
+The absolute thresholds are set for frames analysed at 64 pixels (``size``); blur is relative to the
+pool and needs no threshold.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from delbench import hookimpl
+from delbench.errors import DelbenchError
+from delbench.selection import Selection, SelectionRequest, SelectsMany, check_ratio, target_count
+
+# Fixed order: on an exact tie (a black frame is both dark and blank) the earlier issue names the reason.
+ISSUES: tuple[str, ...] = ("dark", "bright", "blank", "pattern", "overlay", "noise", "blur")
+BATCH = 512
+
+
+def _resize(img: np.ndarray, size: int) -> np.ndarray:
+    """HxWx3 uint8 -> size x size x 3 float32 in [0, 1] (box filter when shrinking)."""
+    img = np.asarray(img)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    elif img.shape[2] == 4:
+        img = img[..., :3]
+    elif img.shape[2] == 1:
+        img = np.repeat(img, 3, axis=2)
+    if img.shape[0] != size or img.shape[1] != size:
+        from PIL import Image
+
+        img = np.asarray(Image.fromarray(np.ascontiguousarray(img, dtype=np.uint8)).resize((size, size), Image.BOX))
+    return img.astype(np.float32) / 255.0
+
+
+def _quantile(x: np.ndarray, q: float) -> np.ndarray:
+    """Per-image quantile of a [B, P] array (partition, no full sort)."""
+    k = int(round(q * (x.shape[1] - 1)))
+    return np.partition(x, k, axis=1)[:, k]
+
+
+def features(batch: np.ndarray) -> dict[str, np.ndarray]:
+    """Raw per-image measurements of a [B, S, S, 3] float32 batch in [0, 1]."""
+    b = batch.shape[0]
+    grey = batch @ np.array([0.299, 0.587, 0.114], np.float32)  # [B, S, S]
+    flat = grey.reshape(b, -1)
+    std = flat.std(axis=1)
+    var = std.astype(np.float64) ** 2
+    # grey-level entropy over 256 levels
+    levels = np.clip(np.rint(flat * 255), 0, 255).astype(np.int64) + 256 * np.arange(b)[:, None]
+    hist = np.bincount(levels.ravel(), minlength=256 * b).reshape(b, 256).astype(np.float64) / flat.shape[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.where(hist > 0, hist * np.log2(hist), 0.0).sum(axis=1)
+    # saturation: any channel at the top of the range
+    sat = (batch.max(axis=3) >= 250 / 255).reshape(b, -1).mean(axis=1)
+    # sharpness: variance of the 4-neighbour Laplacian over the grey variance
+    lap = (grey[:, 1:-1, :-2] + grey[:, 1:-1, 2:] + grey[:, :-2, 1:-1] + grey[:, 2:, 1:-1] - 4 * grey[:, 1:-1, 1:-1])
+    lap_var = lap.reshape(b, -1).var(axis=1).astype(np.float64)
+    sharp = lap_var / np.maximum(var, 1e-8)
+    # lag-1 autocorrelation along x and y
+    c = grey - flat.mean(axis=1)[:, None, None]
+    num = (c[:, :, 1:] * c[:, :, :-1]).reshape(b, -1).mean(axis=1) + (c[:, 1:, :] * c[:, :-1, :]).reshape(b, -1).mean(axis=1)
+    rho = np.where(var > 1e-8, num / 2 / np.maximum(var, 1e-8), 1.0)
+    # bands: share of the variance explained by column means or by row means
+    col = grey.mean(axis=1).var(axis=1)
+    row = grey.mean(axis=2).var(axis=1)
+    bands = np.where(var > 1e-8, np.maximum(col, row) / np.maximum(var, 1e-8), 0.0)
+    # distinct colours (4 bits a channel) that cover 95% of the pixels
+    q4 = np.minimum((batch * 16).astype(np.int64), 15)
+    code = (q4[..., 0] * 256 + q4[..., 1] * 16 + q4[..., 2]).reshape(b, -1) + 4096 * np.arange(b)[:, None]
+    counts = -np.sort(-np.bincount(code.ravel(), minlength=4096 * b).reshape(b, 4096), axis=1)
+    covered = np.cumsum(counts, axis=1) / code.shape[1]
+    ncolours = (covered < 0.95).sum(axis=1) + 1
+    # thin near-white achromatic strokes
+    lo, hi = batch.min(axis=3), batch.max(axis=3)
+    white = (lo >= 0.7) & (hi - lo <= 0.15)
+    p = np.pad(grey, ((0, 0), (2, 2), (2, 2)), mode="edge")
+    s = grey.shape[1]
+    side_x = np.maximum(p[:, 2:-2, :s], p[:, 2:-2, 4:])
+    side_y = np.maximum(p[:, :s, 2:-2], p[:, 4:, 2:-2])
+    thin = (grey - side_x >= 0.15) | (grey - side_y >= 0.15)
+    strokes = (white & thin).reshape(b, -1).mean(axis=1)
+    return {
+        "std": std.astype(np.float64), "q95": _quantile(flat, 0.95).astype(np.float64),
+        "q10": _quantile(flat, 0.10).astype(np.float64), "entropy": entropy, "saturated": sat.astype(np.float64),
+        "sharpness": sharp, "rho": rho.astype(np.float64), "bands": bands.astype(np.float64),
+        "colours": ncolours.astype(np.float64), "strokes": strokes.astype(np.float64),
+    }
+
+
+def issue_scores(f: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-issue scores from the raw measurements (0 = the issue starts to show, 1 = a clear case)."""
+    contrast = np.minimum(1.0, f["std"] / 0.05)
+    few = (np.log(200.0) - np.log(f["colours"])) / np.log(200.0 / 8.0)
+    ref = np.median(f["sharpness"][contrast >= 1]) if (contrast >= 1).any() else np.median(f["sharpness"])
+    blur = np.log2(np.maximum(ref, 1e-12) / np.maximum(f["sharpness"], 1e-12)) / 2.0 * contrast
+    return {
+        "dark": (0.35 - f["q95"]) / 0.35,
+        "bright": np.maximum((f["q10"] - 0.5) / 0.5, (f["saturated"] - 0.25) / 0.75),
+        "blank": np.maximum((2.5 - f["entropy"]) / 2.5, (0.02 - f["std"]) / 0.02),
+        "pattern": np.minimum(1.0, f["std"] / 0.1) * (0.5 * (f["bands"] - 0.8) / 0.2 + 0.5 * few),
+        "overlay": f["strokes"] / 0.015,
+        "noise": (0.5 - f["rho"]) / 0.5,
+        "blur": blur,
+    }
+
+
+def measure(load_images: Any, n: int, size: int, progress: Any = None) -> dict[str, np.ndarray]:
+    """Raw measurements of pool images ``0..n-1``, read in batches."""
+    parts: list[dict[str, np.ndarray]] = []
+    for start in range(0, n, BATCH):
+        idx = list(range(start, min(n, start + BATCH)))
+        batch = np.stack([_resize(img, size) for img in load_images(idx)])
+        if batch.shape[0] != len(idx):
+            raise DelbenchError(f"quality: load_images gave {batch.shape[0]} images for {len(idx)} indices")
+        parts.append(features(batch))
+        if progress is not None:
+            progress(min(n, start + BATCH) / n, "quality: measuring images")
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
+
+
+class QualityFilter(SelectsMany):
+    """Drop the frames with the worst image issue (blur, dark, bright, blank, pattern, overlay, noise)."""
+
+    name = "quality"
+
+    def __init__(self, issues: str | Sequence[str] = "all", size: int = 64) -> None:
+        if isinstance(issues, str):
+            wanted = list(ISSUES) if issues.strip() in ("", "all") else [s.strip() for s in issues.split(",") if s.strip()]
+        else:
+            wanted = [str(s).strip() for s in issues]
+        bad = [s for s in wanted if s not in ISSUES]
+        if bad or not wanted:
+            raise DelbenchError(f"quality: issues={issues!r} not understood; use all or a comma list of {', '.join(ISSUES)}")
+        self.issues = [s for s in ISSUES if s in wanted]
+        if int(size) != size or not 8 <= int(size) <= 1024:
+            raise DelbenchError(f"quality: size={size!r} is the pixel size analysed and must be an integer in [8, 1024]")
+        self.size = int(size)
+
+    def scores(self, request: SelectionRequest) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """(badness [N], worst issue index into self.issues [N], per-issue scores)."""
+        if request.load_images is None:
+            raise DelbenchError("quality: needs the pool images (pass --pool manifest.parquet with the images beside it)")
+        f = measure(request.load_images, request.n, self.size, request.progress)
+        every = issue_scores(f)
+        table = np.stack([every[s] for s in self.issues], axis=1)
+        table = np.where(np.isfinite(table), table, 0.0)
+        return table.max(axis=1), table.argmax(axis=1), {s: every[s] for s in self.issues}
+
+    def select_many(self, request: SelectionRequest, ratios: Iterable[float]) -> dict[float, Selection]:
+        from delbench.select.similarity import removal_order
+
+        ratios = [check_ratio(r) for r in ratios]
+        n = request.n
+        badness, worst, per = self.scores(request)
+        order = removal_order(badness, request.seed)
+        out = {}
+        for r in ratios:
+            keep = target_count(r, n)
+            removed, kept = order[: n - keep], order[n - keep :]
+            reasons = {f"quality:{s}": removed[worst[removed] == i] for i, s in enumerate(self.issues)}
+            reasons = {k: v for k, v in reasons.items() if v.size}
+            info: dict[str, Any] = {
+                "ratio": r, "issues": list(self.issues), "size": self.size,
+                "threshold": float(badness[kept].max()) if kept.size else None,
+                "removed": {k: int(v.size) for k, v in reasons.items()},
+                "flagged": {s: int((per[s] > 0).sum()) for s in self.issues},
+            }
+            out[r] = Selection(indices=kept, reasons=reasons, info=info)
+        return out
+
+
+@hookimpl
+def delbench_register_selectors(register):
+    register(QualityFilter)
