@@ -6,24 +6,28 @@ point at which the issue starts to show and 1 a clear case (clean frames score b
 
 ``dark``     the frame's bright end is dark: ``(0.35 - q95(grey)) / 0.35``.
 ``bright``   washed out or saturated: the larger of ``(q10(grey) - 0.5) / 0.5`` and
-             ``(share of pixels with a channel >= 250 - 0.25) / 0.75``.
+             ``(share of pixels with a channel >= 250 - 0.2) / 0.5``.
 ``blank``    low information: the larger of ``(2.5 - H) / 2.5`` with H the grey-level entropy in bits
              (256 levels) and ``(0.02 - std(grey)) / 0.02``.
-``pattern``  test patterns (colour bars): ``0.5 * bands + 0.5 * few_colours``, gated by contrast, with
-             ``bands`` the share of the grey variance explained by column means (or row means) mapped
-             from [0.8, 1] to [0, 1], ``few_colours`` from the number of 4-bit colours covering 95% of
-             the pixels (8 colours = 1, 200 = 0).
-``overlay``  text and menus: the share of near-white achromatic pixels that are thin strokes (brighter
-             by 0.15 than both pixels two steps away, along x or y), 1.5% of the frame = 1.
+``pattern``  test patterns (colour bars, flat graphics): ``bands = `` the share of pixels exactly equal,
+             in every channel, to their neighbour below (or to their right, whichever is larger);
+             camera frames carry sensor noise and score near 0.15, bars near 1. Score
+             ``(bands - 0.5) / 0.4``, times ``min(1, std(grey) / 0.1)`` so that a blank frame is blank.
+``overlay``  text and menus: the share of near-white achromatic pixels (every channel >= 0.7, spread
+             <= 0.15) that are thin strokes (brighter by 0.15 than both pixels two steps away, along x
+             or y); ``(share - 0.02) / 0.05``.
 ``noise``    sensor noise: high-frequency energy without structure, read as the lag-1 autocorrelation
-             rho of the grey image (natural images: rho near 1, white noise: 0): ``(0.5 - rho) / 0.5``.
-             For white noise the Laplacian-to-gradient energy ratio is at its maximum, 5, and that
-             ratio is ``2 (1 - rho_2) / (1 - rho)``-like, so the two read the same thing; rho needs
-             no second scale.
-``blur``     blur and defocus: the normalised variance of the Laplacian ``s = var(lap) / var(grey)``
-             against the pool's median, ``log2(median(s) / s) / 2`` (4x less fine detail than the
-             pool's typical frame = 1), weighted by ``min(1, std(grey) / 0.05)`` so that a flat or dark
-             frame is not called blurred.
+             rho of the grey image (natural images: rho near 0.8-0.9, white noise: 0):
+             ``(0.5 - rho) / 0.5``. For a stationary image the Laplacian-to-gradient energy ratio is a
+             function of the same neighbour correlations (5 for white noise, small for structure), so
+             rho reads the same thing with one scale fewer.
+``blur``     blur and defocus: the normalised variance of the Laplacian ``s = var(lap) / var(grey)``,
+             taken at half resolution (sensor noise weighs less there than detail), against the median
+             ``s`` of the frame's centre (the pool's ``center`` column; the whole pool without one),
+             ``log2(median(s) / s) / 2`` (4x less fine detail than the typical frame = 1), weighted by
+             ``min(1, std(grey) / 0.05)`` and by ``1 - clip(pattern)`` so that a flat, dark or graphic
+             frame is not called blurred. Centres differ in processing (sharpening, noise), so the
+             reference is per centre.
 
 The badness of a frame is the maximum of its scores over the checks in ``issues``; the best
 ``round(R*N)`` frames are kept (ties broken by a seeded order, so the budget is met exactly), and each
@@ -85,23 +89,21 @@ def features(batch: np.ndarray) -> dict[str, np.ndarray]:
     # saturation: any channel at the top of the range
     sat = (batch.max(axis=3) >= 250 / 255).reshape(b, -1).mean(axis=1)
     # sharpness: variance of the 4-neighbour Laplacian over the grey variance
-    lap = (grey[:, 1:-1, :-2] + grey[:, 1:-1, 2:] + grey[:, :-2, 1:-1] + grey[:, 2:, 1:-1] - 4 * grey[:, 1:-1, 1:-1])
+    # (at half resolution, where sensor noise weighs less than detail)
+    s2 = grey.shape[1] // 2
+    half = grey[:, : 2 * s2, : 2 * s2].reshape(b, s2, 2, s2, 2).mean(axis=(2, 4))
+    lap = (half[:, 1:-1, :-2] + half[:, 1:-1, 2:] + half[:, :-2, 1:-1] + half[:, 2:, 1:-1] - 4 * half[:, 1:-1, 1:-1])
     lap_var = lap.reshape(b, -1).var(axis=1).astype(np.float64)
     sharp = lap_var / np.maximum(var, 1e-8)
     # lag-1 autocorrelation along x and y
     c = grey - flat.mean(axis=1)[:, None, None]
     num = (c[:, :, 1:] * c[:, :, :-1]).reshape(b, -1).mean(axis=1) + (c[:, 1:, :] * c[:, :-1, :]).reshape(b, -1).mean(axis=1)
     rho = np.where(var > 1e-8, num / 2 / np.maximum(var, 1e-8), 1.0)
-    # bands: share of the variance explained by column means or by row means
-    col = grey.mean(axis=1).var(axis=1)
-    row = grey.mean(axis=2).var(axis=1)
-    bands = np.where(var > 1e-8, np.maximum(col, row) / np.maximum(var, 1e-8), 0.0)
-    # distinct colours (4 bits a channel) that cover 95% of the pixels
-    q4 = np.minimum((batch * 16).astype(np.int64), 15)
-    code = (q4[..., 0] * 256 + q4[..., 1] * 16 + q4[..., 2]).reshape(b, -1) + 4096 * np.arange(b)[:, None]
-    counts = -np.sort(-np.bincount(code.ravel(), minlength=4096 * b).reshape(b, 4096), axis=1)
-    covered = np.cumsum(counts, axis=1) / code.shape[1]
-    ncolours = (covered < 0.95).sum(axis=1) + 1
+    # bands: share of pixels exactly equal (every channel) to their neighbour below, or to their right
+    q8 = np.rint(batch * 255).astype(np.int16)
+    same_y = (q8[:, 1:] == q8[:, :-1]).all(axis=3).reshape(b, -1).mean(axis=1)
+    same_x = (q8[:, :, 1:] == q8[:, :, :-1]).all(axis=3).reshape(b, -1).mean(axis=1)
+    bands = np.maximum(same_y, same_x)
     # thin near-white achromatic strokes
     lo, hi = batch.min(axis=3), batch.max(axis=3)
     white = (lo >= 0.7) & (hi - lo <= 0.15)
@@ -115,22 +117,36 @@ def features(batch: np.ndarray) -> dict[str, np.ndarray]:
         "std": std.astype(np.float64), "q95": _quantile(flat, 0.95).astype(np.float64),
         "q10": _quantile(flat, 0.10).astype(np.float64), "entropy": entropy, "saturated": sat.astype(np.float64),
         "sharpness": sharp, "rho": rho.astype(np.float64), "bands": bands.astype(np.float64),
-        "colours": ncolours.astype(np.float64), "strokes": strokes.astype(np.float64),
+"strokes": strokes.astype(np.float64),
     }
 
 
-def issue_scores(f: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Per-issue scores from the raw measurements (0 = the issue starts to show, 1 = a clear case)."""
+def _reference(sharp: np.ndarray, ok: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """Each frame's reference sharpness: the median over the contrasty frames of its group (centre)."""
+    if groups is None:
+        groups = np.zeros(sharp.shape[0], dtype=np.int64)
+    ref = np.empty_like(sharp)
+    everyone = np.median(sharp[ok]) if ok.any() else np.median(sharp)
+    for g in np.unique(groups):
+        member = groups == g
+        good = member & ok
+        ref[member] = np.median(sharp[good]) if good.sum() >= 5 else everyone
+    return ref
+
+
+def issue_scores(f: dict[str, np.ndarray], groups: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per-issue scores from the raw measurements (0 = the issue starts to show, 1 = a clear case).
+    ``groups`` (one label a frame, e.g. its centre) makes blur relative to the frame's own group."""
     contrast = np.minimum(1.0, f["std"] / 0.05)
-    few = (np.log(200.0) - np.log(f["colours"])) / np.log(200.0 / 8.0)
-    ref = np.median(f["sharpness"][contrast >= 1]) if (contrast >= 1).any() else np.median(f["sharpness"])
-    blur = np.log2(np.maximum(ref, 1e-12) / np.maximum(f["sharpness"], 1e-12)) / 2.0 * contrast
+    ref = _reference(f["sharpness"], contrast >= 1, groups)
+    flat = np.clip((f["bands"] - 0.5) / 0.4, 0.0, 1.0)  # a flat synthetic frame is not "blurred"
+    blur = np.log2(np.maximum(ref, 1e-12) / np.maximum(f["sharpness"], 1e-12)) / 2.0 * contrast * (1.0 - flat)
     return {
         "dark": (0.35 - f["q95"]) / 0.35,
-        "bright": np.maximum((f["q10"] - 0.5) / 0.5, (f["saturated"] - 0.25) / 0.75),
+        "bright": np.maximum((f["q10"] - 0.5) / 0.5, (f["saturated"] - 0.2) / 0.5),
         "blank": np.maximum((2.5 - f["entropy"]) / 2.5, (0.02 - f["std"]) / 0.02),
-        "pattern": np.minimum(1.0, f["std"] / 0.1) * (0.5 * (f["bands"] - 0.8) / 0.2 + 0.5 * few),
-        "overlay": f["strokes"] / 0.015,
+        "pattern": np.minimum(1.0, f["std"] / 0.1) * (f["bands"] - 0.5) / 0.4,
+        "overlay": (f["strokes"] - 0.02) / 0.05,
         "noise": (0.5 - f["rho"]) / 0.5,
         "blur": blur,
     }
@@ -173,7 +189,10 @@ class QualityFilter(SelectsMany):
         if request.load_images is None:
             raise DelbenchError("quality: needs the pool images (pass --pool manifest.parquet with the images beside it)")
         f = measure(request.load_images, request.n, self.size, request.progress)
-        every = issue_scores(f)
+        groups = None
+        if request.pool is not None and "center" in request.pool.columns and len(request.pool) == request.n:
+            groups = np.unique(request.pool["center"].astype(str).fillna("").to_numpy(), return_inverse=True)[1]
+        every = issue_scores(f, groups)
         table = np.stack([every[s] for s in self.issues], axis=1)
         table = np.where(np.isfinite(table), table, 0.0)
         return table.max(axis=1), table.argmax(axis=1), {s: every[s] for s in self.issues}
