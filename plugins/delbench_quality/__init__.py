@@ -182,7 +182,7 @@ class QualityFilter(SelectsMany):
         if bad or not wanted:
             raise DelbenchError(f"quality: issues={issues!r} not understood; use all or a comma list of {', '.join(ISSUES)}")
         self.issues = [s for s in ISSUES if s in wanted]
-        if int(size) != size or not 8 <= int(size) <= 1024:
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 8 <= int(size) <= 1024:
             raise DelbenchError(f"quality: size={size!r} is the pixel size analysed and must be an integer in [8, 1024]")
         self.size = int(size)
 
