@@ -1,0 +1,227 @@
+"""``quality``: an image-issue filter on pixels — drop the frames that look worst, whatever their content.
+
+Every pool image is read through ``request.load_images``, reduced to ``size`` x ``size`` pixels (box
+filter) and measured in vectorised numpy batches. Each check gives a continuous score where 0 is the
+point at which the issue starts to show and 1 a clear case (clean frames score below 0):
+
+``dark``     the frame's bright end is dark: ``(0.35 - q95(grey)) / 0.35``.
+``bright``   washed out or saturated: the larger of ``(q10(grey) - 0.5) / 0.5`` and
+             ``(share of pixels with a channel >= 250 - 0.2) / 0.5``.
+``blank``    low information: the larger of ``(2.5 - H) / 2.5`` with H the grey-level entropy in bits
+             (256 levels) and ``(0.02 - std(grey)) / 0.02``.
+``pattern``  test patterns (colour bars, flat graphics): ``bands = `` the share of pixels exactly equal,
+             in every channel, to their neighbour below (or to their right, whichever is larger);
+             camera frames carry sensor noise and score near 0.15, bars near 1. Score
+             ``(bands - 0.5) / 0.4``, times ``min(1, std(grey) / 0.1)`` so that a blank frame is blank.
+``overlay``  text and menus: the share of near-white achromatic pixels (every channel >= 0.7, spread
+             <= 0.15) that are thin strokes (brighter by 0.15 than both pixels two steps away, along x
+             or y); ``(share - 0.02) / 0.05``.
+``noise``    sensor noise: high-frequency energy without structure, read as the lag-1 autocorrelation
+             rho of the grey image (natural images: rho near 0.8-0.9, white noise: 0):
+             ``(0.5 - rho) / 0.5``. For a stationary image the Laplacian-to-gradient energy ratio is a
+             function of the same neighbour correlations (5 for white noise, small for structure), so
+             rho reads the same thing with one scale fewer.
+``blur``     blur and defocus: the normalised variance of the Laplacian ``s = var(lap) / var(grey)``,
+             taken at half resolution (sensor noise weighs less there than detail), against the median
+             ``s`` of the frame's centre (the pool's ``center`` column; the whole pool without one),
+             ``log2(median(s) / s) / 2`` (4x less fine detail than the typical frame = 1), weighted by
+             ``min(1, std(grey) / 0.05)`` and by ``1 - clip(pattern)`` so that a flat, dark or graphic
+             frame is not called blurred. Centres differ in processing (sharpening, noise), so the
+             reference is per centre.
+
+The badness of a frame is the maximum of its scores over the checks in ``issues``; the best
+``round(R*N)`` frames are kept (ties broken by a seeded order, so the budget is met exactly), and each
+removed frame's reason is ``quality:<issue>`` for its worst issue. Every ratio is a prefix of one
+removal order, computed in one pass.
+
+The absolute thresholds are set for frames analysed at 64 pixels (``size``); blur is relative to the
+pool and needs no threshold.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from delbench import hookimpl
+from delbench.errors import DelbenchError
+from delbench.selection import Selection, SelectionRequest, SelectsMany, check_ratio, target_count
+
+# Fixed order: on an exact tie (a black frame is both dark and blank) the earlier issue names the reason.
+ISSUES: tuple[str, ...] = ("dark", "bright", "blank", "pattern", "overlay", "noise", "blur")
+BATCH = 512
+
+
+def _resize(img: np.ndarray, size: int) -> np.ndarray:
+    """HxWx3 uint8 -> size x size x 3 float32 in [0, 1] (box filter when shrinking)."""
+    img = np.asarray(img)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    elif img.shape[2] == 4:
+        img = img[..., :3]
+    elif img.shape[2] == 1:
+        img = np.repeat(img, 3, axis=2)
+    if img.shape[0] != size or img.shape[1] != size:
+        from PIL import Image
+
+        img = np.asarray(Image.fromarray(np.ascontiguousarray(img, dtype=np.uint8)).resize((size, size), Image.BOX))
+    return img.astype(np.float32) / 255.0
+
+
+def _quantile(x: np.ndarray, q: float) -> np.ndarray:
+    """Per-image quantile of a [B, P] array (partition, no full sort)."""
+    k = int(round(q * (x.shape[1] - 1)))
+    return np.partition(x, k, axis=1)[:, k]
+
+
+def features(batch: np.ndarray) -> dict[str, np.ndarray]:
+    """Raw per-image measurements of a [B, S, S, 3] float32 batch in [0, 1]."""
+    b = batch.shape[0]
+    grey = 0.299 * batch[..., 0] + 0.587 * batch[..., 1] + 0.114 * batch[..., 2]  # [B, S, S]
+    flat = grey.reshape(b, -1)
+    std = flat.std(axis=1)
+    var = std.astype(np.float64) ** 2
+    # grey-level entropy over 256 levels
+    levels = np.clip(np.rint(flat * 255), 0, 255).astype(np.int64) + 256 * np.arange(b)[:, None]
+    hist = np.bincount(levels.ravel(), minlength=256 * b).reshape(b, 256).astype(np.float64) / flat.shape[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.where(hist > 0, hist * np.log2(hist), 0.0).sum(axis=1)
+    # saturation: any channel at the top of the range
+    r, g, bl = batch[..., 0], batch[..., 1], batch[..., 2]  # channel views: reducing a 3-long axis is slow
+    lo, hi = np.minimum(np.minimum(r, g), bl), np.maximum(np.maximum(r, g), bl)
+    sat = (hi >= 250 / 255).reshape(b, -1).mean(axis=1)
+    # sharpness: variance of the 4-neighbour Laplacian over the grey variance
+    # (at half resolution, where sensor noise weighs less than detail)
+    s2 = grey.shape[1] // 2
+    half = grey[:, : 2 * s2, : 2 * s2].reshape(b, s2, 2, s2, 2).mean(axis=(2, 4))
+    lap = (half[:, 1:-1, :-2] + half[:, 1:-1, 2:] + half[:, :-2, 1:-1] + half[:, 2:, 1:-1] - 4 * half[:, 1:-1, 1:-1])
+    lap_var = lap.reshape(b, -1).var(axis=1).astype(np.float64)
+    sharp = lap_var / np.maximum(var, 1e-8)
+    # lag-1 autocorrelation along x and y
+    c = grey - flat.mean(axis=1)[:, None, None]
+    num = (c[:, :, 1:] * c[:, :, :-1]).reshape(b, -1).mean(axis=1) + (c[:, 1:, :] * c[:, :-1, :]).reshape(b, -1).mean(axis=1)
+    rho = np.where(var > 1e-8, num / 2 / np.maximum(var, 1e-8), 1.0)
+    # bands: share of pixels exactly equal (every channel) to their neighbour below, or to their right
+    q8 = np.rint(batch * 255).astype(np.int32)
+    rgb = (q8[..., 0] << 16) | (q8[..., 1] << 8) | q8[..., 2]
+    same_y = (rgb[:, 1:] == rgb[:, :-1]).reshape(b, -1).mean(axis=1)
+    same_x = (rgb[:, :, 1:] == rgb[:, :, :-1]).reshape(b, -1).mean(axis=1)
+    bands = np.maximum(same_y, same_x)
+    # thin near-white achromatic strokes
+    white = (lo >= 0.7) & (hi - lo <= 0.15)
+    p = np.pad(grey, ((0, 0), (2, 2), (2, 2)), mode="edge")
+    s = grey.shape[1]
+    side_x = np.maximum(p[:, 2:-2, :s], p[:, 2:-2, 4:])
+    side_y = np.maximum(p[:, :s, 2:-2], p[:, 4:, 2:-2])
+    thin = (grey - side_x >= 0.15) | (grey - side_y >= 0.15)
+    strokes = (white & thin).reshape(b, -1).mean(axis=1)
+    return {
+        "std": std.astype(np.float64), "q95": _quantile(flat, 0.95).astype(np.float64),
+        "q10": _quantile(flat, 0.10).astype(np.float64), "entropy": entropy, "saturated": sat.astype(np.float64),
+        "sharpness": sharp, "rho": rho.astype(np.float64), "bands": bands.astype(np.float64),
+"strokes": strokes.astype(np.float64),
+    }
+
+
+def _reference(sharp: np.ndarray, ok: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """Each frame's reference sharpness: the median over the contrasty frames of its group (centre)."""
+    if groups is None:
+        groups = np.zeros(sharp.shape[0], dtype=np.int64)
+    ref = np.empty_like(sharp)
+    everyone = np.median(sharp[ok]) if ok.any() else np.median(sharp)
+    for g in np.unique(groups):
+        member = groups == g
+        good = member & ok
+        ref[member] = np.median(sharp[good]) if good.sum() >= 5 else everyone
+    return ref
+
+
+def issue_scores(f: dict[str, np.ndarray], groups: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per-issue scores from the raw measurements (0 = the issue starts to show, 1 = a clear case).
+    ``groups`` (one label a frame, e.g. its centre) makes blur relative to the frame's own group."""
+    contrast = np.minimum(1.0, f["std"] / 0.05)
+    ref = _reference(f["sharpness"], contrast >= 1, groups)
+    flat = np.clip((f["bands"] - 0.5) / 0.4, 0.0, 1.0)  # a flat synthetic frame is not "blurred"
+    blur = np.log2(np.maximum(ref, 1e-12) / np.maximum(f["sharpness"], 1e-12)) / 2.0 * contrast * (1.0 - flat)
+    return {
+        "dark": (0.35 - f["q95"]) / 0.35,
+        "bright": np.maximum((f["q10"] - 0.5) / 0.5, (f["saturated"] - 0.2) / 0.5),
+        "blank": np.maximum((2.5 - f["entropy"]) / 2.5, (0.02 - f["std"]) / 0.02),
+        "pattern": np.minimum(1.0, f["std"] / 0.1) * (f["bands"] - 0.5) / 0.4,
+        "overlay": (f["strokes"] - 0.02) / 0.05,
+        "noise": (0.5 - f["rho"]) / 0.5,
+        "blur": blur,
+    }
+
+
+def measure(load_images: Any, n: int, size: int, progress: Any = None) -> dict[str, np.ndarray]:
+    """Raw measurements of pool images ``0..n-1``, read in batches."""
+    parts: list[dict[str, np.ndarray]] = []
+    for start in range(0, n, BATCH):
+        idx = list(range(start, min(n, start + BATCH)))
+        batch = np.stack([_resize(img, size) for img in load_images(idx)])
+        if batch.shape[0] != len(idx):
+            raise DelbenchError(f"quality: load_images gave {batch.shape[0]} images for {len(idx)} indices")
+        parts.append(features(batch))
+        if progress is not None:
+            progress(min(n, start + BATCH) / n, "quality: measuring images")
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
+
+
+class QualityFilter(SelectsMany):
+    """Drop the frames with the worst image issue (blur, dark, bright, blank, pattern, overlay, noise)."""
+
+    name = "quality"
+
+    def __init__(self, issues: str | Sequence[str] = "all", size: int = 64) -> None:
+        if isinstance(issues, str):
+            wanted = list(ISSUES) if issues.strip() in ("", "all") else [s.strip() for s in issues.split(",") if s.strip()]
+        else:
+            wanted = [str(s).strip() for s in issues]
+        bad = [s for s in wanted if s not in ISSUES]
+        if bad or not wanted:
+            raise DelbenchError(f"quality: issues={issues!r} not understood; use all or a comma list of {', '.join(ISSUES)}")
+        self.issues = [s for s in ISSUES if s in wanted]
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 8 <= int(size) <= 1024:
+            raise DelbenchError(f"quality: size={size!r} is the pixel size analysed and must be an integer in [8, 1024]")
+        self.size = int(size)
+
+    def scores(self, request: SelectionRequest) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """(badness [N], worst issue index into self.issues [N], per-issue scores)."""
+        if request.load_images is None:
+            raise DelbenchError("quality: needs the pool images (pass --pool manifest.parquet with the images beside it)")
+        f = measure(request.load_images, request.n, self.size, request.progress)
+        groups = None
+        if request.pool is not None and "center" in request.pool.columns and len(request.pool) == request.n:
+            groups = np.unique(request.pool["center"].astype(str).fillna("").to_numpy(), return_inverse=True)[1]
+        every = issue_scores(f, groups)
+        table = np.stack([every[s] for s in self.issues], axis=1)
+        table = np.where(np.isfinite(table), table, 0.0)
+        return table.max(axis=1), table.argmax(axis=1), {s: every[s] for s in self.issues}
+
+    def select_many(self, request: SelectionRequest, ratios: Iterable[float]) -> dict[float, Selection]:
+        from delbench.select.similarity import removal_order
+
+        ratios = [check_ratio(r) for r in ratios]
+        n = request.n
+        badness, worst, per = self.scores(request)
+        order = removal_order(badness, request.seed)
+        out = {}
+        for r in ratios:
+            keep = target_count(r, n)
+            removed, kept = order[: n - keep], order[n - keep :]
+            reasons = {f"quality:{s}": removed[worst[removed] == i] for i, s in enumerate(self.issues)}
+            reasons = {k: v for k, v in reasons.items() if v.size}
+            info: dict[str, Any] = {
+                "ratio": r, "issues": list(self.issues), "size": self.size,
+                "threshold": float(badness[kept].max()) if kept.size else None,
+                "removed": {k: int(v.size) for k, v in reasons.items()},
+                "flagged": {s: int((per[s] > 0).sum()) for s in self.issues},
+            }
+            out[r] = Selection(indices=kept, reasons=reasons, info=info)
+        return out
+
+
+@hookimpl
+def delbench_register_selectors(register):
+    register(QualityFilter)

@@ -1,0 +1,192 @@
+"""The ``quality`` selector: planted image issues rank below clean frames and are named; on the synthetic
+``ci`` pool it removes most disruptive frames; it keeps the selector contract."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from delbench.errors import DelbenchError
+from delbench.selection import SelectionRequest, run_selector
+from delbench.testing import check_selector, registered_selector
+from delbench_quality import ISSUES, QualityFilter
+
+S = 64
+
+
+def _field(rng: np.random.Generator, power: float = 1.2) -> np.ndarray:
+    """A 1/f^power random field, scaled to [0, 1]: textured, natural-looking detail at every scale."""
+    f = np.fft.fftfreq(S)
+    r = np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
+    r[0, 0] = 1.0
+    spec = (rng.standard_normal((S, S)) + 1j * rng.standard_normal((S, S))) / r**power
+    x = np.real(np.fft.ifft2(spec))
+    return (x - x.min()) / (x.max() - x.min())
+
+
+def _gauss(img: np.ndarray, sigma: float) -> np.ndarray:
+    f = np.fft.fftfreq(S)
+    k = np.exp(-2 * (np.pi * sigma) ** 2 * (f[:, None] ** 2 + f[None, :] ** 2))
+    return np.stack([np.real(np.fft.ifft2(np.fft.fft2(img[..., c]) * k)) for c in range(3)], axis=-1)
+
+
+def _u8(img: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
+
+
+def _clean(rng: np.random.Generator) -> np.ndarray:
+    g = _field(rng)
+    tint = np.array([0.9, 0.45, 0.35]) * rng.uniform(0.8, 1.0)
+    img = 0.1 + 0.8 * g[..., None] * tint + 0.08 * _field(rng, 1.0)[..., None]
+    return img + 0.01 * rng.standard_normal((S, S, 3))
+
+
+def _bars() -> np.ndarray:
+    bars = np.array([[0.75, 0.75, 0.75], [0.75, 0.75, 0], [0, 0.75, 0.75], [0, 0.75, 0],
+                     [0.75, 0, 0.75], [0.75, 0, 0], [0, 0, 0.75]])
+    img = np.broadcast_to(bars[np.minimum(np.arange(S) * 7 // S, 6)][None], (S, S, 3)).copy()
+    img[int(S * 0.72):] = np.linspace(0, 1, S)[None, :, None]
+    return img
+
+
+def _text(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    out = img.copy()
+    for row in range(6, S - 8, 9):  # lines of 1-pixel glyph strokes, 5 pixels high
+        for col in range(4, S - 5, 5):
+            glyph = rng.random((5, 3)) < 0.5
+            out[row:row + 5, col:col + 3][glyph] = 0.97
+    return out
+
+
+@pytest.fixture(scope="module")
+def planted():
+    rng = np.random.default_rng(0)
+    clean = [_clean(rng) for _ in range(10)]
+    defects = {
+        "blur": _gauss(clean[0], 2.5),
+        "dark": np.zeros((S, S, 3)),
+        "bright": np.ones((S, S, 3)),
+        "blank": np.full((S, S, 3), 0.5),
+        "pattern": _bars(),
+        "noise": rng.random((S, S, 3)),
+        "overlay": _text(clean[1], rng),
+    }
+    images = [_u8(x) for x in clean] + [_u8(x) for x in defects.values()]
+    return images, len(clean), list(defects)
+
+
+def _request(images, ratio: float = 0.5, pool=None) -> SelectionRequest:
+    n = len(images)
+    emb = np.eye(n, 8, dtype=np.float32)
+    emb[:, 0] += 1.0
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+
+    def load(indices):
+        for i in indices:
+            yield images[int(i)]
+
+    return SelectionRequest(ratio=ratio, seed=0, embeddings=emb, pool=pool, load_images=load)
+
+
+def test_planted_defects_rank_below_clean_and_are_named(planted) -> None:
+    images, n_clean, kinds = planted
+    badness, worst, _ = QualityFilter().scores(_request(images))
+    issues = QualityFilter().issues
+    clean_worst = badness[:n_clean].max()
+    for j, kind in enumerate(kinds):
+        i = n_clean + j
+        assert badness[i] > clean_worst, (kind, badness[i], clean_worst)
+        assert issues[worst[i]] == kind, (kind, issues[worst[i]])
+
+
+def test_reasons_name_the_worst_issue(planted) -> None:
+    images, n_clean, kinds = planted
+    n = len(images)
+    sel = QualityFilter().select(_request(images, ratio=n_clean / n))
+    assert sorted(sel.indices.tolist()) == list(range(n_clean))
+    for j, kind in enumerate(kinds):
+        assert n_clean + j in sel.reasons[f"quality:{kind}"].tolist()
+
+
+def test_issues_param_limits_the_checks(planted) -> None:
+    images, n_clean, kinds = planted
+    sel = QualityFilter(issues="dark,bright")
+    badness, worst, per = sel.scores(_request(images))
+    assert set(per) == {"dark", "bright"}
+    assert {sel.issues[w] for w in worst[[n_clean + kinds.index("dark"), n_clean + kinds.index("bright")]]} == {"dark", "bright"}
+    with pytest.raises(DelbenchError, match="issues"):
+        QualityFilter(issues="dark,fuzzy")
+    with pytest.raises(DelbenchError, match="size"):
+        QualityFilter(size=2)
+
+
+def test_size_resamples_larger_images(planted) -> None:
+    images, n_clean, kinds = planted
+    big = [np.kron(x, np.ones((2, 2, 1), dtype=np.uint8)) for x in images]
+    badness, worst, _ = QualityFilter(size=64).scores(_request(big))
+    for j, kind in enumerate(kinds):
+        assert badness[n_clean + j] > badness[:n_clean].max(), kind
+
+
+def test_needs_images() -> None:
+    emb = np.eye(4, dtype=np.float32)
+    with pytest.raises(DelbenchError, match="images"):
+        QualityFilter().select(SelectionRequest(ratio=0.5, seed=0, embeddings=emb))
+
+
+def test_contract() -> None:
+    with registered_selector(QualityFilter):
+        check_selector("quality")
+        check_selector("quality", params={"issues": "blur,noise", "size": 32})
+
+
+def test_every_issue_documented() -> None:
+    import delbench_quality
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "selectors.md"
+    text = doc.read_text()
+    for issue in ISSUES:
+        assert f"``{issue}``" in delbench_quality.__doc__
+        assert f"`quality:{issue}`" in text, issue
+
+
+# --- the synthetic ci pool -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def ci_pool(tmp_path_factory):
+    from delbench.data.manifest import pool_rows, read_manifest
+    from delbench.data.synth import generate
+    from delbench.select.stage import image_loader
+
+    root = generate(tmp_path_factory.mktemp("synth-quality") / "ci", scale="ci", seed=0)
+    pool = pool_rows(read_manifest(root)).reset_index(drop=True)
+    return pool, image_loader(root, pool)
+
+
+def test_ci_pool_removes_most_disruptive_frames(ci_pool) -> None:
+    pool, load = ci_pool
+    n = len(pool)
+    emb = np.zeros((n, 4), dtype=np.float32)
+    emb[:, 0] = 1.0
+    req = SelectionRequest(ratio=0.5, seed=0, embeddings=emb, pool=pool, load_images=load)
+    answers = run_selector(QualityFilter(), req, ratios=[0.5, 0.8])
+    kinds = pool["gt_quality"].astype(str).to_numpy()
+    kept = np.zeros(n, dtype=bool)
+    kept[answers[0.5].indices] = True
+    disruptive = kinds != "clean"
+    removed_share = (~kept[disruptive]).mean()
+    per_type = {k: float((~kept[kinds == k]).mean()) for k in np.unique(kinds)}
+    print("quality on ci at R=0.5: disruptive removed", round(removed_share, 3), per_type)
+    assert removed_share >= 0.7, per_type
+    assert per_type["clean"] <= 0.4, per_type
+    for k in ("dark", "bright", "blank", "pattern", "overlay"):
+        assert per_type[k] >= 0.9, (k, per_type)
+    # the screen and exposure defects are named for what they are
+    for k in ("dark", "overlay"):
+        named = answers[0.5].reasons.get(f"quality:{k}", np.array([], dtype=np.int64))
+        assert np.isin(np.flatnonzero(kinds == k), named).mean() >= 0.75, k
+    # a larger budget removes a subset of the smaller one's removals
+    kept8 = np.zeros(n, dtype=bool)
+    kept8[answers[0.8].indices] = True
+    assert not (kept & ~kept8).any()
