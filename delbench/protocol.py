@@ -107,8 +107,8 @@ class FinetuneConfig:
     warmup_frac: float = 0.1
     eval_every: int = 60
     loss: str = "dice+bce"
-    # probe only: standardise each frozen feature channel (BatchNorm without affine, as in MAE's linear
-    # probe) before the linear head, so the read-out does not depend on the features' scale
+    # probe only: standardise each frozen feature channel by its mean and spread over the labelled
+    # training images before the linear head, so the read-out does not depend on the features' scale
     standardize: bool = False
     # head "pyramid" only: the encoder levels it reads (0 = finest); empty = every level
     probe_levels: tuple[int, ...] = ()
