@@ -35,7 +35,7 @@ from delbench.embed.stage import _timm_model
 
 weights = Path(sys.argv[1]) if sys.argv[1] else None
 try:
-    model, mean, std = _timm_model(sys.argv[2], weights, 32)
+    model, mean, std, _ = _timm_model(sys.argv[2], weights, 32)
 except DelbenchError as exc:
     print(json.dumps({"error": str(exc)}))
 else:

@@ -3,6 +3,7 @@
 with every other line on stderr)."""
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,7 +27,7 @@ def finish(run_dir: Path, grids: Sequence[Any], fmt: str, galleries: bool, stage
     info = RunDir(run_dir).read_info()
     counts = info.get("stages", {}) if stages else None
     for line in info.get("select_warnings", []):  # a selector that did less than asked is never silent
-        click.echo(f"warning: {line}", err=True)
+        click.echo(textwrap.fill(f"warning: {line}", 80, subsequent_indent="  ", break_on_hyphens=False), err=True)
     if fmt == "text":
         for line in summary_lines(results):
             click.echo(line)
