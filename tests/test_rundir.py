@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from delbench.cli import cli
+from delbench.errors import DelbenchError
 
 TINY = Path(__file__).parent / "protocols" / "tiny.toml"
 KEY = ["selector", "ratio_target", "seed", "task"]
@@ -259,3 +260,16 @@ def test_pretrain_waits_for_the_process_training_its_stage(study: Path, cache: P
     waiting.join(60)
     assert got and got[0].steps == 12345  # reused what the holder built, trained nothing
     assert not work.exists()
+
+
+@pytest.mark.parametrize("name, text", [("run.json", "{"), ("run.json", "{}"), ("jobs.json", "[]"), ("jobs.json", '{"x": 1}')])
+def test_an_unreadable_record_is_one_line_naming_it(tmp_path: Path, name: str, text: str) -> None:
+    from delbench.compare.jobs import read_jobs
+    from delbench.store.rundir import previous_study
+
+    (tmp_path / name).write_text(text)
+    read = previous_study if name == "run.json" else read_jobs
+    what = "run.json" if name == "run.json" else "jobs record"
+    with pytest.raises(DelbenchError, match=rf"{tmp_path / name}: not a readable {what} \(.+\); "):
+        read(tmp_path)
+    assert (tmp_path / name).read_text() == text  # the input is left as it was

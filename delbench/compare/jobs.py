@@ -24,7 +24,7 @@ from delbench.compare.plan import CompareConfig, Unit
 from delbench.compare.runner import UnitsLost
 from delbench.errors import DelbenchError
 from delbench.progress import Progress
-from delbench.store.atomic import write_json
+from delbench.store.atomic import read_record, write_json
 from delbench.store.rundir import RunDir
 
 JOBS_VERSION = 1
@@ -59,17 +59,10 @@ class JobsFailed(UnitsLost):
 
 
 def read_jobs(run_dir: Path) -> dict[str, Any]:
-    import json
-
     path = RunDir(run_dir).jobs
     if not path.is_file():
         return {"version": JOBS_VERSION, "units": {}}
-    try:
-        data = json.loads(path.read_text())
-        data["units"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DelbenchError(f"{path}: not a readable jobs record ({exc}); move it aside to submit every unit again") from None
-    return data
+    return read_record(path, "units", "jobs record", "move it aside to submit every unit again")
 
 
 def attach(entry: dict[str, Any], folder: Path) -> Any:

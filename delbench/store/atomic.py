@@ -137,6 +137,19 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=json_default) + "\n")
 
 
+def read_record(path: Path, key: str, what: str, advice: str) -> dict[str, Any]:
+    """The JSON object at ``path``, which must hold ``key``; else one line naming the file as not a
+    readable ``what``, and ``advice``."""
+    from delbench.errors import DelbenchError
+
+    try:
+        data = json.loads(Path(path).read_text())
+        data[key]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DelbenchError(f"{path}: not a readable {what} ({exc}); {advice}") from None
+    return data
+
+
 def write_npy(path: str | os.PathLike[str], array: Any) -> None:
     """Write a NumPy array as ``.npy`` (never pickled), atomically."""
     import numpy as np

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 import pandas as pd
 
 from delbench.errors import DelbenchError
+from delbench.store.atomic import read_record
 from delbench.store.locks import Busy, hold
 
 
@@ -95,12 +96,7 @@ def previous_study(run_dir: Path) -> dict[str, Any] | None:
             raise DelbenchError(f"--out {run_dir}: holds {rd.results.name} but no {path.name}, so its study is unknown; "
                                 "pick another --out")
         return None
-    try:
-        info = json.loads(path.read_text())
-        info["protocol_hash"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DelbenchError(f"{path}: not a readable run.json ({exc}); pick another --out") from None
-    return info
+    return read_record(path, "protocol_hash", "run.json", "pick another --out")
 
 
 def check_protocol(run_dir: Path, previous: dict[str, Any] | None, protocol: Any) -> None:
