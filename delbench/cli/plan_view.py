@@ -12,20 +12,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from delbench.compare.cost import duration
+
 if TYPE_CHECKING:
     from delbench.compare.cost import Plan
     from delbench.compare.plan import CompareConfig
     from delbench.progress import Progress
-
-
-def duration(seconds: float) -> str:
-    """``45 s``, ``3 min 20 s``, ``2 h 5 min``."""
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60} s" if s % 60 else f"{s // 60} min"
-    return f"{s // 3600} h {s % 3600 // 60} min"
 
 
 def count(n: int, noun: str) -> str:

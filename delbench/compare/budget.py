@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from delbench.compare.calibrate import Rates
-from delbench.compare.cost import TaskSize, evaluation_seconds
+from delbench.compare.cost import TaskSize, duration, evaluation_seconds
 from delbench.protocol import Protocol
 
 
@@ -49,7 +49,7 @@ class Budget:
                f"{self.steps:,} pre-training steps per unit ({epochs}{capped}; {limit}); "
                f"{len(self.tasks)} x {ft.steps} {ft.mode} steps"]
         if rates is not None:
-            out.append(f"≈ {self.unit_seconds(rates):,.0f} s per (selector, ratio, seed) on this machine, in one process "
+            out.append(f"≈ {duration(self.unit_seconds(rates))} per (selector, ratio, seed) on this machine, in one process "
                        f"({1 / rates.pretrain_step:,.1f} pre-training steps per CPU second measured)")
         return out
 

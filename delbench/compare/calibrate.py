@@ -30,6 +30,10 @@ MAX_REPEATS = 40
 DECODE_SAMPLE = 12  # pool images decoded to time decoding
 FIT_LABELLED, FIT_VAL = 16, 10  # images of the random task the downstream loop is timed on
 FIT_STEPS = (4, 24, 4)  # a short and a long run of it, and the evaluation interval of a third run
+# A network whose first pre-training step takes longer (a ViT-B on a CPU) is timed once per piece of
+# work, on few images: a calibration of minutes would cost more than the estimate is worth.
+HEAVY_STEP_S = 1.0
+HEAVY_FIT_STEPS = (1, 3, 1)
 # Seconds a spawned worker takes to import torch, the stages and segmentation_models_pytorch when the
 # parent cannot time its own import (torch was already loaded): 4.5 s on 2 busy CPU cores.
 WORKER_START_S = 4.5
@@ -54,6 +58,10 @@ class Rates:
     device: str = "cpu"
     others: float = 0.0  # other runnable processes seen while calibrating (competing for the CPUs)
     cpus: int = 1
+    # the random task the downstream rates were timed on: labelled and val images, and the batch
+    fit_labelled: int = FIT_LABELLED
+    fit_val: int = FIT_VAL
+    fit_batch: int = FIT_LABELLED
 
     def share(self, processes: int) -> float:
         """The share of a CPU each of ``processes`` busy processes of ours gets beside the others."""
@@ -88,11 +96,12 @@ _samples: list[int] = []
 _clock = time.process_time  # CPU seconds on a CPU; ``calibrate`` switches to wall time on a GPU
 
 
-def _timed(fn: Callable[[], Any], sync: Callable[[], None]) -> float:
-    """Seconds per call of ``fn``: one warm-up call, then calls until ``MIN_SECONDS`` of wall time have
-    passed (or ``MAX_REPEATS`` calls)."""
-    fn()
-    sync()
+def _timed(fn: Callable[[], Any], sync: Callable[[], None], warm: bool = True) -> float:
+    """Seconds per call of ``fn``: one warm-up call (unless ``warm`` is False), then calls until
+    ``MIN_SECONDS`` of wall time have passed (or ``MAX_REPEATS`` calls)."""
+    if warm:
+        fn()
+        sync()
     n, start, wall = 0, _clock(), time.perf_counter()
     while True:
         fn()
@@ -148,20 +157,25 @@ def calibrate(protocol: Protocol, pool_files: list[Path] | None = None) -> Rates
             loss.backward()
             opt.step()
 
-        pretrain = _timed(pretrain_step, sync)
+        start = _clock()
+        pretrain_step()  # the warm-up, timed to tell a heavy network
+        sync()
+        heavy = _clock() - start > HEAVY_STEP_S
+        pretrain = _timed(pretrain_step, sync, warm=False)
 
         net = build_seg_net(network, out_channels=1, head=ft.head, standardize=ft.standardize,
                         levels=ft.probe_levels).to(dev)
         net.eval()
-        batch = to_tensor(images[:64], IMAGENET_MEAN, IMAGENET_STD).to(dev)
+        batch = to_tensor(images[:4 if heavy else 64], IMAGENET_MEAN, IMAGENET_STD).to(dev)
         probing = ft.mode == "probe" and hasattr(net, "features")
         with torch.no_grad():
             forward = _timed(lambda: net.features(batch) if probing else net(batch), sync) / len(batch)
             predict = _timed(lambda: net(batch), sync) / len(batch)
-        downstream = _downstream(protocol, dev, images, rng, sync)
-        # a second round, a few seconds later: a moment's spike of other work (or of the machine under
-        # this one) is not the rate of a run of minutes
-        pretrain = min(pretrain, _timed(pretrain_step, sync))
+        downstream = _downstream(protocol, dev, images, rng, sync, heavy)
+        if not heavy:
+            # a second round, a few seconds later: a moment's spike of other work (or of the machine
+            # under this one) is not the rate of a run of minutes
+            pretrain = min(pretrain, _timed(pretrain_step, sync))
     finally:
         torch.set_rng_state(rng_state)
         torch.set_num_threads(threads)
@@ -179,13 +193,13 @@ def competing() -> float:
 
 
 def _downstream(protocol: Protocol, dev: Any, images: np.ndarray, rng: np.random.Generator,
-                sync: Callable[[], None]) -> dict[str, float]:
+                sync: Callable[[], None], heavy: bool) -> dict[str, float]:
     """The fine-tuning loop the evaluate stage runs (``delbench.evaluate.finetune.fit``), timed at two
     lengths and two evaluation intervals on random images: seconds per step, per evaluation on val
     (per val image), and the rest (building the network, the probe's features, one evaluation)."""
     from delbench.evaluate.finetune import fit
 
-    labelled, n_val = FIT_LABELLED, FIT_VAL
+    labelled, n_val = (4, 2) if heavy else (FIT_LABELLED, FIT_VAL)
     size = protocol.network().image_size
     pick = rng.integers(0, len(images), labelled + n_val)
     masks = (rng.random((labelled + n_val, size, size)) < 0.2).astype(np.uint8)
@@ -201,15 +215,16 @@ def _downstream(protocol: Protocol, dev: Any, images: np.ndarray, rng: np.random
             _samples.append(seen)
         return _clock() - start
 
-    short, long, every = FIT_STEPS
-    run(2, 2)  # first-call costs (lazy initialisation, the losses' library) are the worker start's
+    short, long, every = HEAVY_FIT_STEPS if heavy else FIT_STEPS
+    run(1, 1)  # first-call costs (lazy initialisation, the losses' library) are the worker start's
     once = run(short, short)
     longer = run(long, long)
     evaluated = run(long, every)
     step = max(0.0, (longer - once) / (long - short))
     evaluation = max(0.0, (evaluated - longer) / (long // every - 1))
     return {"finetune_step": step, "eval_image": evaluation / n_val,
-            "task_setup": max(0.0, once - short * step - evaluation)}
+            "task_setup": max(0.0, once - short * step - evaluation), "fit_labelled": labelled, "fit_val": n_val,
+            "fit_batch": min(protocol.finetune.batch_size, labelled)}
 
 
 

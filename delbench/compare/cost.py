@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from delbench.compare.calibrate import FIT_LABELLED, FIT_VAL, SYNTH_S_PER_MPIX, Rates
+from delbench.compare.calibrate import SYNTH_S_PER_MPIX, Rates
 from delbench.compare.plan import Checked, CompareConfig
 from delbench.protocol import Protocol
 
@@ -85,6 +85,18 @@ class Plan:
         return {(u.selector, u.ratio, u.seed): u.seconds for u in self.units}
 
 
+def duration(seconds: float) -> str:
+    """``45 s``, ``3 min 20 s``, ``2 h 5 min``, ``259 days``."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s" if s % 60 else f"{s // 60} min"
+    if s < 4 * 86400:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    return f"{s / 86400:,.0f} days"
+
+
 def task_sizes_of(frame: Any, names: Iterable[str], labels: int) -> tuple[TaskSize, ...]:
     rows = frame[frame["role"] == "task"]
     out = []
@@ -114,15 +126,16 @@ def synthetic_sizes(protocol: Protocol, names: Iterable[str]) -> tuple[int, tupl
 
 
 def evaluation_seconds(protocol: Protocol, task: TaskSize, rates: Rates) -> float:
-    """One task's fine-tuning, selection on val and test, from the rates (which were timed on a task of
-    ``FIT_LABELLED`` labelled and ``FIT_VAL`` val images, evaluated once)."""
+    """One task's fine-tuning, selection on val and test, from the rates (which were timed on a random
+    task of ``rates.fit_labelled`` labelled and ``rates.fit_val`` val images, evaluated once)."""
     ft = protocol.finetune
     evals = -(-ft.steps // ft.eval_every)
-    seconds = (rates.task_setup + ft.steps * rates.finetune_step + (evals * task.val - FIT_VAL) * rates.eval_image
-               + task.test * rates.predict_image)
+    batch = min(ft.batch_size, max(1, task.labelled)) / rates.fit_batch  # a step's cost follows its batch
+    seconds = (rates.task_setup + ft.steps * rates.finetune_step * batch
+               + (evals * task.val - rates.fit_val) * rates.eval_image + task.test * rates.predict_image)
     if ft.mode == "probe":
         # features of the labelled images under four flips and of val, once; the head then reads them
-        seconds += (4 * (task.labelled - FIT_LABELLED) + task.val - FIT_VAL) * rates.forward_image
+        seconds += (4 * (task.labelled - rates.fit_labelled) + task.val - rates.fit_val) * rates.forward_image
     return max(seconds, rates.task_setup)
 
 
