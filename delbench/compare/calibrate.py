@@ -9,9 +9,10 @@ The rates are for one single-threaded process, as each worker is (``DELBENCH_THR
 (``delbench.compare.cost``) turns them into a wall time over the study's workers. On a machine shared
 with other work, what a worker gets depends on how many processes compete for the CPUs, so on a CPU
 the rates are CPU seconds (what the work costs, however busy the machine was while it was timed),
-and the calibration counts the other runnable processes while it runs (Linux's ``/proc/loadavg``):
-two workers beside two busy processes on two cores get half a core each, and take twice the CPU
-seconds in wall time.
+and the calibration counts the other runnable threads while it runs (Linux's ``/proc``), each by its
+priority: two workers beside two busy processes of the same priority on two cores get half a core
+each, and take twice the CPU seconds in wall time; beside two ``nice -n 19`` jobs they get almost
+the whole cores.
 """
 from __future__ import annotations
 
@@ -82,15 +83,67 @@ def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def runnable() -> int | None:
-    """Processes running or ready to run on this machine now, this one included (None: unknown)."""
+# CFS gives a task of nice n a weight of 1024 / 1.25**n: a nice-19 job beside a nice-0 one gets 1.4%
+# of a CPU, so it hardly slows a study down and must not count as a whole competitor.
+NICE_STEP = 1.25
+
+
+def _read(path: str) -> str | None:
     try:
-        return int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
-    except (OSError, IndexError, ValueError):
+        with open(path) as f:
+            return f.read()
+    except OSError:
         return None
 
 
-_samples: list[int] = []
+def _group(proc: str, pid: str) -> tuple[str, int] | None:
+    """``pid``'s autogroup and its nice (``/autogroup-286 nice 19``), None without autogroups."""
+    text = _read(f"{proc}/{pid}/autogroup")
+    parts = text.split() if text else []
+    return (parts[0], int(parts[-1])) if len(parts) >= 3 and parts[-2] == "nice" else None
+
+
+def runnable(proc: str = "/proc", me: int | None = None) -> float | None:
+    """The other threads running or ready to run on this machine now, each weighted by its share of a
+    CPU against this process (1 for the same priority; None: unknown, no ``/proc``). With autogroups
+    (Linux's default on desktops and shells) the CPU is shared between sessions first, by the nice of
+    each session's group, so a thread of another session counts by its group's nice."""
+    import os
+
+    pid = str(os.getpid() if me is None else me)
+    grouped = (_read(f"{proc}/sys/kernel/sched_autogroup_enabled") or "0").strip() == "1"
+    my_group = _group(proc, pid) if grouped else None
+    mine = _read(f"{proc}/{pid}/stat")
+    if mine is None:
+        return None
+    my_nice = int(mine[mine.rindex(")") + 2:].split()[16])
+    try:
+        pids = [p for p in os.listdir(proc) if p.isdigit() and p != pid]
+    except OSError:
+        return None
+    total = 0.0
+    for other in pids:
+        try:
+            tids = os.listdir(f"{proc}/{other}/task")
+        except OSError:
+            continue
+        group = _group(proc, other) if my_group is not None else None
+        for tid in tids:
+            stat = _read(f"{proc}/{other}/task/{tid}/stat")
+            if not stat:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            if fields[0] != "R":
+                continue
+            if group is not None and my_group is not None and group[0] != my_group[0]:
+                relative = group[1] - my_group[1]  # another session: its group's weight against ours
+            else:
+                relative = int(fields[16]) - my_nice
+            total += NICE_STEP ** -relative
+    return total
+
+
+_samples: list[float] = []
 
 
 _clock = time.process_time  # CPU seconds on a CPU; ``calibrate`` switches to wall time on a GPU
@@ -102,16 +155,18 @@ def _timed(fn: Callable[[], Any], sync: Callable[[], None], warm: bool = True) -
     if warm:
         fn()
         sync()
-    n, start, wall = 0, _clock(), time.perf_counter()
+    n, spent, wall = 0, 0.0, time.perf_counter()
     while True:
+        start = _clock()
         fn()
-        n += 1
         sync()
-        seen = runnable()
+        spent += _clock() - start
+        n += 1
+        seen = runnable()  # after the clock stops: reading /proc is not the work's cost
         if seen is not None:
             _samples.append(seen)
         if time.perf_counter() - wall >= MIN_SECONDS or n >= MAX_REPEATS:
-            return (_clock() - start) / n
+            return spent / n
 
 
 def calibrate(protocol: Protocol, pool_files: list[Path] | None = None) -> Rates:
@@ -186,10 +241,11 @@ def calibrate(protocol: Protocol, pool_files: list[Path] | None = None) -> Rates
 
 
 def competing() -> float:
-    """Other processes that were running or ready to run while the calibration ran (it counts
-    itself once). Its own share of a CPU would not tell: over a second or two the scheduler favours a
-    process that has just woken, so a short calibration gets a whole CPU that a long unit does not."""
-    return max(0.0, float(np.mean(_samples)) - 1.0) if _samples else 0.0
+    """Other threads that were running or ready to run while the calibration ran, weighted by their
+    priority against this process (``runnable``). Its own share of a CPU would not tell: over a second
+    or two the scheduler favours a process that has just woken, so a short calibration gets a whole
+    CPU that a long unit does not."""
+    return float(np.mean(_samples)) if _samples else 0.0
 
 
 def _downstream(protocol: Protocol, dev: Any, images: np.ndarray, rng: np.random.Generator,
