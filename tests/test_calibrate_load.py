@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from delbench.compare.calibrate import runnable
+from delbench.compare.calibrate import fair_share, runnable
 
 ME = 100
 
@@ -61,6 +61,7 @@ def test_unknown_without_proc(tmp_path):
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc")
+@pytest.mark.skipif(os.nice(0) != 0, reason="at low priority every other busy thread weighs up to 69, swamping the child")
 def test_a_live_busy_process_is_counted_while_it_runs():
     """A busy child is stopped and continued in turn, so other work on the machine cancels out of
     each pair of readings."""
@@ -79,3 +80,15 @@ def test_a_live_busy_process_is_counted_while_it_runs():
     finally:
         child.kill()
         child.wait()
+
+
+@pytest.mark.parametrize("cpus, ours, weights, share", [
+    (2, 2, (), 1.0),
+    (2, 2, (1.0, 1.0), 0.5),  # four equals on two CPUs
+    (2, 1, (69.0,), 1.0),  # a heavier thread takes one CPU, not both
+    (2, 2, (69.0,), 0.5),  # ... and ours share the other
+    (2, 2, (1.25 ** -19,) * 2, pytest.approx(1 - 1.25 ** -19, abs=1e-3)),  # niced jobs take next to nothing
+    (1, 1, (1.0, 1.0), pytest.approx(1 / 3)),
+])
+def test_fair_share(cpus, ours, weights, share):
+    assert fair_share(cpus, ours, weights) == pytest.approx(share, abs=1e-6)

@@ -84,7 +84,8 @@ def plan_lines(plan: Plan) -> list[str]:
         lines.append(f"  {name:<22}{len(group):>6}{steps_text:>8}{trained:>9}{evaluated:>11}{duration(seconds):>12}")
     before = sum(s for _, s in plan.before)
     r = plan.rates
-    beside = f"; {r.others:.1f} other busy processes on {r.cpus} CPUs" if r.device == "cpu" else ""
+    beside = (f"; other work weighing {r.others:.1f} busy processes of this priority, on {r.cpus} CPUs"
+              if r.device == "cpu" else "")
     per = "CPU second" if r.device == "cpu" else "second"
     lines += textwrap.wrap(
         f"estimate: {duration(plan.seconds)} on this machine: {duration(before)} before the units, "

@@ -43,3 +43,29 @@ def show(subset_file: Path, root: Path, only: str, fmt: str) -> None:
         for r in rows.itertuples(index=False):
             table.add_row(str(r.index), r.id, r.path, r.status, r.reason)
         Console().print(table)
+
+
+@subset.command("score")
+@click.argument("subset_files", metavar="SUBSET...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--root", required=True, type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="The dataset root the subsets were selected from; its pool must carry planted ground truth.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def score(subset_files: tuple[Path, ...], root: Path, fmt: str) -> None:
+    """Score subsets against the pool's planted ground truth: distinct originals kept, duplicate groups
+    resolved to one member, junk removed (docs/selectors.md)."""
+    from delbench.select.truth import subset_truth
+
+    results = [{"subset": str(f), **subset_truth(f, root)} for f in subset_files]
+    if fmt == "json":
+        click.echo(json.dumps(results, indent=1))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"ground truth of {root} (ideal ratio {results[0]['ideal_ratio']:.3f})")
+    for col in ("subset", "ratio", "originals kept", "groups resolved", "junk removed"):
+        table.add_column(col, justify="left" if col == "subset" else "right")
+    for r in results:
+        table.add_row(r["subset"], f"{r['ratio']:.3f}", f"{r['originals_kept']:.2f}", f"{r['groups_resolved']:.2f}",
+                      f"{r['junk_removed']:.2f}")
+    Console().print(table)

@@ -57,7 +57,10 @@ class Rates:
     decode_image: float  # decoding and resizing one pool image (0 when no pool is on disk yet)
     worker_start: float  # a worker process starting: Python, torch and the stages imported
     device: str = "cpu"
-    others: float = 0.0  # other runnable processes seen while calibrating (competing for the CPUs)
+    others: float = 0.0  # other runnable threads seen while calibrating, weighted by priority against ours
+    # each of them as a weight (the reading nearest the mean): a thread runs on one CPU at most, so
+    # a heavier one takes a whole CPU and no more
+    other_weights: tuple[float, ...] = ()
     cpus: int = 1
     # the random task the downstream rates were timed on: labelled and val images, and the batch
     fit_labelled: int = FIT_LABELLED
@@ -65,8 +68,10 @@ class Rates:
     fit_batch: int = FIT_LABELLED
 
     def share(self, processes: int) -> float:
-        """The share of a CPU each of ``processes`` busy processes of ours gets beside the others."""
-        return min(1.0, self.cpus / (processes + self.others))
+        """The share of a CPU each of ``processes`` busy processes of ours gets beside the others:
+        the CPUs shared in proportion to the weights, no thread getting more than one CPU."""
+        weights = self.other_weights or (1.0,) * round(self.others)
+        return fair_share(self.cpus, processes, weights)
 
     def slowdown(self, processes: int) -> float:
         """Wall seconds per second of a rate, for each of ``processes`` of ours running at once."""
@@ -103,9 +108,30 @@ def _group(proc: str, pid: str) -> tuple[str, int] | None:
     return (parts[0], int(parts[-1])) if len(parts) >= 3 and parts[-2] == "nice" else None
 
 
+def fair_share(cpus: int, ours: int, weights: tuple[float, ...] | list[float]) -> float:
+    """The share of a CPU each of ``ours`` threads of weight 1 gets beside threads of ``weights`` on
+    ``cpus`` CPUs: CPU time is shared in proportion to weight, but no thread runs on two CPUs at
+    once, so what a heavy thread cannot use goes to the others (water-filling)."""
+    if ours + len(weights) <= cpus:
+        return 1.0
+    lo, hi = 0.0, 1.0 / min([1.0, *[w for w in weights if w > 0]])
+    for _ in range(60):  # the level at which the capped shares add up to the CPUs
+        level = (lo + hi) / 2
+        used = ours * min(1.0, level) + sum(min(1.0, w * level) for w in weights)
+        lo, hi = (level, hi) if used < cpus else (lo, level)
+    return min(1.0, lo)
+
+
 def runnable(proc: str = "/proc", me: int | None = None) -> float | None:
     """The other threads running or ready to run on this machine now, each weighted by its share of a
-    CPU against this process (1 for the same priority; None: unknown, no ``/proc``). With autogroups
+    CPU against this process (``competitors``; None: unknown, no ``/proc``)."""
+    found = competitors(proc, me)
+    return None if found is None else float(sum(found))
+
+
+def competitors(proc: str = "/proc", me: int | None = None) -> list[float] | None:
+    """The weight of each other thread running or ready to run on this machine now against this
+    process (1 for the same priority; None: unknown, no ``/proc``). With autogroups
     (Linux's default on desktops and shells) the CPU is shared between sessions first, by the nice of
     each session's group, so a thread of another session counts by its group's nice."""
     import os
@@ -121,7 +147,7 @@ def runnable(proc: str = "/proc", me: int | None = None) -> float | None:
         pids = [p for p in os.listdir(proc) if p.isdigit() and p != pid]
     except OSError:
         return None
-    total = 0.0
+    found: list[float] = []
     for other in pids:
         try:
             tids = os.listdir(f"{proc}/{other}/task")
@@ -139,11 +165,11 @@ def runnable(proc: str = "/proc", me: int | None = None) -> float | None:
                 relative = group[1] - my_group[1]  # another session: its group's weight against ours
             else:
                 relative = int(fields[16]) - my_nice
-            total += NICE_STEP ** -relative
-    return total
+            found.append(NICE_STEP ** -relative)
+    return found
 
 
-_samples: list[float] = []
+_samples: list[list[float]] = []
 
 
 _clock = time.process_time  # CPU seconds on a CPU; ``calibrate`` switches to wall time on a GPU
@@ -162,7 +188,7 @@ def _timed(fn: Callable[[], Any], sync: Callable[[], None], warm: bool = True) -
         sync()
         spent += _clock() - start
         n += 1
-        seen = runnable()  # after the clock stops: reading /proc is not the work's cost
+        seen = competitors()  # after the clock stops: reading /proc is not the work's cost
         if seen is not None:
             _samples.append(seen)
         if time.perf_counter() - wall >= MIN_SECONDS or n >= MAX_REPEATS:
@@ -234,18 +260,24 @@ def calibrate(protocol: Protocol, pool_files: list[Path] | None = None) -> Rates
     finally:
         torch.set_rng_state(rng_state)
         torch.set_num_threads(threads)
-    others = competing()
+    others, weights = competing()
     return Rates(pretrain_step=pretrain, forward_image=forward, predict_image=predict, **downstream,
                  decode_image=decode_seconds(pool_files or [], size),
-                 worker_start=worker_start, device=dev.type, others=others, cpus=cpu_count())
+                 worker_start=worker_start, device=dev.type, others=others, other_weights=weights,
+                 cpus=cpu_count())
 
 
-def competing() -> float:
+def competing() -> tuple[float, tuple[float, ...]]:
     """Other threads that were running or ready to run while the calibration ran, weighted by their
     priority against this process (``runnable``). Its own share of a CPU would not tell: over a second
     or two the scheduler favours a process that has just woken, so a short calibration gets a whole
     CPU that a long unit does not."""
-    return float(np.mean(_samples)) if _samples else 0.0
+    if not _samples:
+        return 0.0, ()
+    totals = [sum(w) for w in _samples]
+    mean = float(np.mean(totals))
+    nearest = _samples[int(np.argmin([abs(t - mean) for t in totals]))]
+    return mean, tuple(sorted(nearest, reverse=True))
 
 
 def _downstream(protocol: Protocol, dev: Any, images: np.ndarray, rng: np.random.Generator,
@@ -266,7 +298,7 @@ def _downstream(protocol: Protocol, dev: Any, images: np.ndarray, rng: np.random
         start = _clock()
         fit(p, train, val, task="calibration", state=None, seed=0, dev=dev)
         sync()
-        seen = runnable()
+        seen = competitors()
         if seen is not None:
             _samples.append(seen)
         return _clock() - start

@@ -68,15 +68,17 @@ class Plugins:
     def selectors(self) -> Registry[Any]:
         from delbench.references import REFERENCES
 
-        return self._registry("delbench_register_selectors", "selector", REFERENCES)
+        from delbench.select.pipeline import SEP, pipeline_entry
+
+        return self._registry("delbench_register_selectors", "selector", REFERENCES, (SEP, pipeline_entry))
 
     @property
     def datasets(self) -> Registry[Any]:
         return self._registry("delbench_register_datasets", "dataset format")
 
-    def _registry(self, hook: str, kind: str, reserved: tuple[str, ...] = ()) -> Registry[Any]:
+    def _registry(self, hook: str, kind: str, reserved: tuple[str, ...] = (), compose: Any = None) -> Registry[Any]:
         if hook not in self._registries:
-            registry: Registry[Any] = Registry(kind, reserved)
+            registry: Registry[Any] = Registry(kind, reserved, compose)
             plugins = self.pm.get_plugins()
             # Replacing plugins go last, so what they register overrides rather than clashes.
             ordered = sorted(self.pm.list_name_plugin(), key=lambda item: item[0] in self._replacing)

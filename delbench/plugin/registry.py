@@ -73,10 +73,15 @@ class Entry:
 class Registry(Generic[T]):
     kind: str
     reserved: tuple[str, ...] = ()  # names the harness itself uses for rows of the same tables
+    # makes an entry for a composite name (a selector pipeline "a>b") from entries looked up by name
+    compose: tuple[str, Callable[[str, Callable[[str], Entry]], Entry]] | None = None
     _entries: dict[str, Entry] = field(default_factory=dict)
 
     def add(self, entry: Entry, replace: bool = False) -> None:
         """Add ``entry``; a name already taken is an error, unless ``replace`` and another plugin took it."""
+        if self.compose is not None and self.compose[0] in entry.name:
+            raise DelbenchError(f"{self.kind} name {entry.name!r} contains {self.compose[0]!r}, which joins the stages of "
+                                "a pipeline; register it under another name")
         if entry.name in self.reserved:
             raise DelbenchError(f"{self.kind} name {entry.name!r} is reserved for delbench's own reference rows "
                                 f"({', '.join(self.reserved)}); register it under another name")
@@ -89,6 +94,8 @@ class Registry(Generic[T]):
         self._entries[entry.name] = entry
 
     def get(self, name: str) -> Entry:
+        if self.compose is not None and self.compose[0] in name and name not in self._entries:
+            return self.compose[1](name, self.get)
         try:
             return self._entries[name]
         except KeyError:

@@ -173,7 +173,7 @@ class QualityFilter(SelectsMany):
 
     name = "quality"
 
-    def __init__(self, issues: str | Sequence[str] = "all", size: int = 64) -> None:
+    def __init__(self, issues: str | Sequence[str] = "all", size: int = 64, screen_at: float = 0.5) -> None:
         if isinstance(issues, str):
             wanted = list(ISSUES) if issues.strip() in ("", "all") else [s.strip() for s in issues.split(",") if s.strip()]
         else:
@@ -185,6 +185,9 @@ class QualityFilter(SelectsMany):
         if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 8 <= int(size) <= 1024:
             raise DelbenchError(f"quality: size={size!r} is the pixel size analysed and must be an integer in [8, 1024]")
         self.size = int(size)
+        if isinstance(screen_at, bool) or not isinstance(screen_at, (int, float)) or not 0.0 < float(screen_at) <= 1.0:
+            raise DelbenchError(f"quality: screen_at={screen_at!r} is the badness a screen removes from, in (0, 1]")
+        self.screen_at = float(screen_at)
 
     def scores(self, request: SelectionRequest) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """(badness [N], worst issue index into self.issues [N], per-issue scores)."""
@@ -198,6 +201,15 @@ class QualityFilter(SelectsMany):
         table = np.stack([every[s] for s in self.issues], axis=1)
         table = np.where(np.isfinite(table), table, 0.0)
         return table.max(axis=1), table.argmax(axis=1), {s: every[s] for s in self.issues}
+
+    def screen(self, request: SelectionRequest) -> Selection:
+        """As the first stage of a pipeline (``quality>meddel``): keep every frame whose badness is
+        below ``screen_at`` (0.5: halfway to a clear case), whatever the budget."""
+        badness, worst, _ = self.scores(request)
+        bad = badness >= self.screen_at
+        reasons = {f"quality:{s}": np.flatnonzero(bad & (worst == i)) for i, s in enumerate(self.issues)}
+        return Selection(indices=np.flatnonzero(~bad), reasons={k: v for k, v in reasons.items() if v.size},
+                         info={"screen_at": self.screen_at})
 
     def select_many(self, request: SelectionRequest, ratios: Iterable[float]) -> dict[float, Selection]:
         from delbench.select.similarity import removal_order
