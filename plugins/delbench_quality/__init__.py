@@ -33,9 +33,10 @@ point at which the issue starts to show and 1 a clear case (clean frames score b
              both diagonals) at half resolution over the middle of the frame (half of each side),
              normalised by its grey variance. The middle is clear of the scope mask, corners and
              on-screen text, which stay sharp when the scene is out of focus; the weakest direction
-             is the one a motion smears. Score ``(2 * whole + middle) / 3``, weighted by ``min(1, std(grey) / 0.05)`` and
-             by ``1 - clip(pattern)`` so that a flat, dark or graphic frame is not called blurred.
-             Centres differ in processing (sharpening, noise), so the reference is per centre.
+             is the one a motion smears. Score ``(2 * whole + middle) / 3``, weighted by
+             ``min(1, std(grey) / 0.05)`` and by ``1 - clip(pattern)`` so that a flat, dark or graphic
+             frame is not called blurred. Centres differ in processing (sharpening, noise), so the
+             reference is per centre.
 
 The badness of a frame is the maximum of its scores over the checks in ``issues``; the best
 ``round(R*N)`` frames are kept (ties broken by a seeded order, so the budget is met exactly), and each
