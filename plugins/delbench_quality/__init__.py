@@ -4,7 +4,7 @@ Every pool image is read through ``request.load_images``, reduced to ``size`` x 
 filter) and measured in vectorised numpy batches. Each check gives a continuous score where 0 is the
 point at which the issue starts to show and 1 a clear case (clean frames score below 0):
 
-``dark``     the frame's bright end is dark: ``(0.35 - q95(grey)) / 0.35``.
+``dark``     the frame's bright end is dark: ``(0.45 - q95(grey)) / 0.45``.
 ``bright``   washed out or saturated: the larger of ``(q10(grey) - 0.5) / 0.5`` and
              ``(share of pixels with a channel >= 250 - 0.2) / 0.5``.
 ``blank``    low information: the larger of ``(2.5 - H) / 2.5`` with H the grey-level entropy in bits
@@ -21,10 +21,19 @@ point at which the issue starts to show and 1 a clear case (clean frames score b
              ``(0.5 - rho) / 0.5``. For a stationary image the Laplacian-to-gradient energy ratio is a
              function of the same neighbour correlations (5 for white noise, small for structure), so
              rho reads the same thing with one scale fewer.
-``blur``     blur and defocus: the normalised variance of the Laplacian ``s = var(lap) / var(grey)``,
-             taken at half resolution (sensor noise weighs less there than detail), against the median
-             ``s`` of the frame's centre (the pool's ``center`` column; the whole pool without one),
-             ``log2(median(s) / s) / 2`` (4x less fine detail than the typical frame = 1), weighted by
+``bubbles``  air bubbles: bright thin rims and glints, read as the share ``g`` of tissue pixels (not
+             within 2 pixels of a near-black mask) whose darkest channel stands 0.12 above its 3x3
+             grey opening (a white top-hat: a white rim lifts every channel, a red vessel does not),
+             against the median ``g`` of the frame's centre: ``(g - median - 0.03) / 0.04``, capped
+             at 1 so that text, which is thin and white too, is still named ``overlay``.
+``blur``     blur and defocus, two ways, each in halvings below the median of the frame's centre
+             (the pool's ``center`` column; the whole pool without one): ``whole``, the normalised
+             variance of the Laplacian ``var(lap) / var(grey)`` at half resolution over the whole
+             frame, and ``middle``, the weakest of the four directional second differences (x, y,
+             both diagonals) at half resolution over the middle of the frame (half of each side),
+             normalised by its grey variance. The middle is clear of the scope mask, corners and
+             on-screen text, which stay sharp when the scene is out of focus; the weakest direction
+             is the one a motion smears. Score ``(2 * whole + middle) / 3``, weighted by
              ``min(1, std(grey) / 0.05)`` and by ``1 - clip(pattern)`` so that a flat, dark or graphic
              frame is not called blurred. Centres differ in processing (sharpening, noise), so the
              reference is per centre.
@@ -34,8 +43,10 @@ The badness of a frame is the maximum of its scores over the checks in ``issues`
 removed frame's reason is ``quality:<issue>`` for its worst issue. Every ratio is a prefix of one
 removal order, computed in one pass.
 
-The absolute thresholds are set for frames analysed at 64 pixels (``size``); blur is relative to the
-pool and needs no threshold.
+The absolute thresholds are set for frames analysed at 64 pixels (``size``) and were tuned on the
+synthetic ``ci`` pool and a seed-1 ``smoke`` pool; blur and bubbles are relative to the frame's centre.
+As the first stage of a pipeline the filter screens: it removes every frame with badness of at least
+``screen_at`` (0.5), whatever the budget.
 """
 from __future__ import annotations
 
@@ -48,8 +59,48 @@ from delbench.errors import DelbenchError
 from delbench.selection import Selection, SelectionRequest, SelectsMany, check_ratio, target_count
 
 # Fixed order: on an exact tie (a black frame is both dark and blank) the earlier issue names the reason.
-ISSUES: tuple[str, ...] = ("dark", "bright", "blank", "pattern", "overlay", "noise", "blur")
+ISSUES: tuple[str, ...] = ("dark", "bright", "blank", "pattern", "overlay", "noise", "bubbles", "blur")
 BATCH = 512
+# Tuned on the synthetic ci pool and a seed-1 smoke pool. The whole-frame Laplacian reads motion blur
+# better, the middle's weakest direction reads defocus better; the clean frames' spread (about one
+# halving at the 90th percentile) sets the divisor.
+BLUR_WHOLE, BLUR_CLEAR = 2.0, 3.0
+BUBBLES_FROM, BUBBLES_CLEAR, BUBBLES_CAP = 0.03, 0.04, 1.0
+
+
+def _slide(a: np.ndarray, axis: int, op: Any) -> np.ndarray:
+    """3-wide running min or max along ``axis`` (1 or 2) of a [B, H, W] batch, edges repeated."""
+    pad = [(0, 0)] * 3
+    pad[axis] = (1, 1)
+    p = np.pad(a, pad, mode="edge")
+    n = a.shape[axis]
+    take = [slice(None)] * 3
+    parts = []
+    for k in range(3):
+        take[axis] = slice(k, k + n)
+        parts.append(p[tuple(take)])
+    return op(op(parts[0], parts[1]), parts[2])
+
+
+def _filter3(a: np.ndarray, op: Any) -> np.ndarray:
+    """3x3 min (``np.minimum``) or max filter, separable: numpy shifts beat scipy.ndimage on 64-px batches."""
+    return _slide(_slide(a, 1, op), 2, op)
+
+
+def _crop(a: np.ndarray, keep: float) -> np.ndarray:
+    """The centre ``keep`` of each side: clear of the dark corners, scope masks and on-screen text."""
+    s = a.shape[1]
+    k = min(int(round(s * (1 - keep) / 2)), max(0, (s - 3) // 2))  # small sizes keep 3 pixels a side
+    return a[:, k : s - k, k : s - k]
+
+
+def _second_differences(g: np.ndarray) -> np.ndarray:
+    """Mean squared second difference along x, y and both diagonals, [B, 4]. A diagonal step is
+    sqrt(2) longer, so its second difference is halved in energy terms to compare like with like."""
+    c = g[:, 1:-1, 1:-1]
+    pairs = ((g[:, 1:-1, 2:], g[:, 1:-1, :-2], 1.0), (g[:, 2:, 1:-1], g[:, :-2, 1:-1], 1.0),
+             (g[:, 2:, 2:], g[:, :-2, :-2], 0.5), (g[:, 2:, :-2], g[:, :-2, 2:], 0.5))
+    return np.stack([w * ((a + b - 2 * c) ** 2).reshape(g.shape[0], -1).mean(axis=1) for a, b, w in pairs], axis=1)
 
 
 def _resize(img: np.ndarray, size: int) -> np.ndarray:
@@ -115,41 +166,59 @@ def features(batch: np.ndarray) -> dict[str, np.ndarray]:
     side_y = np.maximum(p[:, :s, 2:-2], p[:, 4:, 2:-2])
     thin = (grey - side_x >= 0.15) | (grey - side_y >= 0.15)
     strokes = (white & thin).reshape(b, -1).mean(axis=1)
+    # bubbles: thin bright rims and glints, the white top-hat of the darkest channel (a white rim
+    # lifts every channel, a red vessel or fold does not), counted on tissue away from black masks
+    tissue = _filter3(_filter3(hi, np.minimum), np.minimum) > 0.08
+    tophat = lo - _filter3(_filter3(lo, np.minimum), np.maximum)
+    glints = ((tophat >= 0.12) & tissue).reshape(b, -1).sum(axis=1) / np.maximum(tissue.reshape(b, -1).sum(axis=1), 1)
+    # detail in the middle of the frame, at half resolution, in its weakest direction: masks, text
+    # and corners stay sharp when the scene is defocused, and motion blur smears one direction only
+    inner = _crop(grey, 0.5).reshape(b, -1).var(axis=1).astype(np.float64)
+    detail = _second_differences(_crop(half, 0.5)).min(axis=1).astype(np.float64) / np.maximum(inner, 1e-8)
     return {
         "std": std.astype(np.float64), "q95": _quantile(flat, 0.95).astype(np.float64),
         "q10": _quantile(flat, 0.10).astype(np.float64), "entropy": entropy, "saturated": sat.astype(np.float64),
         "sharpness": sharp, "rho": rho.astype(np.float64), "bands": bands.astype(np.float64),
-"strokes": strokes.astype(np.float64),
+        "strokes": strokes.astype(np.float64), "glints": glints.astype(np.float64), "detail": detail,
     }
 
 
-def _reference(sharp: np.ndarray, ok: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
-    """Each frame's reference sharpness: the median over the contrasty frames of its group (centre)."""
+def _reference(value: np.ndarray, ok: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """Each frame's reference: the median of ``value`` over the contrasty frames of its group (centre)."""
     if groups is None:
-        groups = np.zeros(sharp.shape[0], dtype=np.int64)
-    ref = np.empty_like(sharp)
-    everyone = np.median(sharp[ok]) if ok.any() else np.median(sharp)
+        groups = np.zeros(value.shape[0], dtype=np.int64)
+    ref = np.empty_like(value)
+    everyone = np.median(value[ok]) if ok.any() else np.median(value)
     for g in np.unique(groups):
         member = groups == g
         good = member & ok
-        ref[member] = np.median(sharp[good]) if good.sum() >= 5 else everyone
+        ref[member] = np.median(value[good]) if good.sum() >= 5 else everyone
     return ref
+
+
+def _fewer(value: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """log2(ref / value): how many halvings below the reference."""
+    return np.log2(np.maximum(ref, 1e-12) / np.maximum(value, 1e-12))
 
 
 def issue_scores(f: dict[str, np.ndarray], groups: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per-issue scores from the raw measurements (0 = the issue starts to show, 1 = a clear case).
-    ``groups`` (one label a frame, e.g. its centre) makes blur relative to the frame's own group."""
+    ``groups`` (one label a frame, e.g. its centre) makes blur and bubbles relative to the frame's own group."""
     contrast = np.minimum(1.0, f["std"] / 0.05)
-    ref = _reference(f["sharpness"], contrast >= 1, groups)
+    ok = contrast >= 1
     flat = np.clip((f["bands"] - 0.5) / 0.4, 0.0, 1.0)  # a flat synthetic frame is not "blurred"
-    blur = np.log2(np.maximum(ref, 1e-12) / np.maximum(f["sharpness"], 1e-12)) / 2.0 * contrast * (1.0 - flat)
+    whole = _fewer(f["sharpness"], _reference(f["sharpness"], ok, groups))
+    middle = _fewer(f["detail"], _reference(f["detail"], ok, groups))
+    blur = (BLUR_WHOLE * whole + middle) / BLUR_CLEAR * contrast * (1.0 - flat)
+    glints = f["glints"] - _reference(f["glints"], ok, groups)
     return {
-        "dark": (0.35 - f["q95"]) / 0.35,
+        "dark": (0.45 - f["q95"]) / 0.45,
         "bright": np.maximum((f["q10"] - 0.5) / 0.5, (f["saturated"] - 0.2) / 0.5),
         "blank": np.maximum((2.5 - f["entropy"]) / 2.5, (0.02 - f["std"]) / 0.02),
         "pattern": np.minimum(1.0, f["std"] / 0.1) * (f["bands"] - 0.5) / 0.4,
         "overlay": (f["strokes"] - 0.02) / 0.05,
         "noise": (0.5 - f["rho"]) / 0.5,
+        "bubbles": np.minimum(BUBBLES_CAP, (glints - BUBBLES_FROM) / BUBBLES_CLEAR),
         "blur": blur,
     }
 
@@ -169,7 +238,7 @@ def measure(load_images: Any, n: int, size: int, progress: Any = None) -> dict[s
 
 
 class QualityFilter(SelectsMany):
-    """Drop the frames with the worst image issue (blur, dark, bright, blank, pattern, overlay, noise)."""
+    """Drop the frames with the worst image issue (blur, dark, bright, blank, pattern, overlay, noise, bubbles)."""
 
     name = "quality"
 
