@@ -57,6 +57,7 @@ def main() -> None:
     print("| selector | embedder | originals kept | groups resolved | junk removed | wall s |")
     print("|---|---|---|---|---|---|")
     done_pixel: set[str] = set()
+    epsilon_rows: list[str] = []
     for embedder in [e for e in args.embedders.split(",") if e]:
         start = time.perf_counter()
         sets = [x for s in [f"embed.embedder={embedder}", *args.set] for x in ("--set", s)]
@@ -74,12 +75,21 @@ def main() -> None:
                          "--pool", str(manifest_path(root)), "--out", str(out), *params)
                 seconds.append(time.perf_counter() - start)
                 scores.append(json.loads(delbench("subset", "score", str(out), "--root", str(root), "--format", "json"))[0])
+                info = json.loads(out.with_suffix(".json").read_text()).get("info", {})
+                if selector == "meddel" and seed == seeds[0]:
+                    epsilon_rows.append(f"| `{embedder}` | {info.get('max_centroid_distance', float('nan')):.3f} | "
+                                        f"{info.get('outliers_at_epsilon')} | {info.get('k')} |")
             mean = {k: sum(s[k] for s in scores) / len(scores) for k in ("originals_kept", "groups_resolved", "junk_removed")}
             shown = "(pixels)" if selector in PIXEL_ONLY else f"`{embedder}`"
             print(f"| `{selector}` | {shown} | {mean['originals_kept']:.2f} | {mean['groups_resolved']:.2f} | "
                   f"{mean['junk_removed']:.2f} | {sum(seconds) / len(seconds):.1f} |", flush=True)
             if selector in PIXEL_ONLY:
                 done_pixel.add(selector)
+    if epsilon_rows:
+        print("\nMedDEL's outlier step (epsilon = 0.9, cosine distance to the item's centroid):\n")
+        print("| embedder | farthest item from its centroid | outliers at epsilon | k |")
+        print("|---|---|---|---|")
+        print("\n".join(epsilon_rows))
 
 
 if __name__ == "__main__":

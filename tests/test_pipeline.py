@@ -123,3 +123,18 @@ def test_implementation_names_every_stage(stages):
     impl = stages.get("lowfirst>keepfirst").implementation()
     assert [s["source_sha256"] for s in impl["pipeline"]] == [
         stages.get("lowfirst").implementation()["source_sha256"], stages.get("keepfirst").implementation()["source_sha256"]]
+
+
+def test_a_stage_warning_is_the_pipelines(stages):
+    class Warns(KeepFirst):
+        name = "warns"
+
+        def select_many(self, request, ratios):
+            out = super().select_many(request, ratios)
+            for sel in out.values():
+                sel.info["warnings"] = ["nothing was removed for cause"]
+            return out
+
+    with registered_selector(Warns):
+        answer = get_plugins().selectors.get("lowfirst>warns").create().select(make_request(0.3, n=100))
+    assert answer.info["warnings"] == ["warns stage: nothing was removed for cause"]
