@@ -29,6 +29,7 @@ ARCHS = ("unet", "smp_unet", "smp_fpn", "vit")
 HEADS = {"unet": ("unet", "hypercolumn", "pyramid"), "smp_unet": ("unet",), "smp_fpn": ("unet",), "vit": ("mlp", "fpn")}
 DEVICES = ("auto", "cpu", "cuda")
 LOSSES = ("dice+bce", "dice", "bce", "balanced-bce")
+EMBEDDERS = ("thumb", "pool", "phash", "ssl")  # and "timm:<model>"
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,14 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class EmbedConfig:
-    embedder: str = "thumb"  # "thumb", "pool", or "timm:<model name>"
+    embedder: str = "thumb"  # "thumb", "pool", "phash", "ssl" or "timm:<model name>"
     weights: str = ""  # local weights file for timm embedders; "" = timm's cache
-    image_size: int = 0  # 0 = the embedder's own (timm: the model's data config; thumb: 64; pool: the network's)
+    # 0 = the embedder's own (timm: the model's data config; thumb: 64; ssl, phash: 32; pool: the network's)
+    image_size: int = 0
     batch_size: int = 0  # 0 = a memory-safe batch for the image size; never changes the embeddings
     allow_partial: bool = False  # timm: embed even when [embed] weights fill only part of the model
+    ssl_steps: int = 0  # ssl: optimiser steps of its training on the pool; 0 = the embedder's own (300)
+    ssl_width: int = 0  # ssl: base width of its conv encoder (vectors of 15 x width); 0 = its own (8)
 
 
 @dataclass(frozen=True)
@@ -209,6 +213,7 @@ class Protocol:
 
 LATE_KEYS: tuple[tuple[str, str, Any], ...] = (
     ("embed", "allow_partial", False), ("finetune", "standardize", False), ("finetune", "probe_levels", ()),
+    ("embed", "ssl_steps", 0), ("embed", "ssl_width", 0),
 )
 
 _SECTIONS: dict[str, type] = {
@@ -323,8 +328,14 @@ def validate(p: Protocol, where: str) -> None:
     _need(p.embed.image_size >= 0, where, "[embed] image_size", "must be >= 0 (0 = the embedder's own)")
     _need(p.embed.batch_size >= 0, where, "[embed] batch_size", "must be >= 0 (0 = a memory-safe default)")
     emb = p.embed.embedder
-    _need(emb in ("thumb", "pool") or emb.startswith("timm:"), where, "[embed] embedder",
-          "must be 'thumb', 'pool' or 'timm:<model>'")
+    _need(emb in EMBEDDERS or emb.startswith("timm:"), where, "[embed] embedder",
+          "must be 'thumb', 'pool', 'phash', 'ssl' or 'timm:<model>'")
+    _need(emb != "phash" or p.embed.image_size in (0, 32), where, "[embed] image_size",
+          "must be 0 or 32 for embedder 'phash' (the hash is taken from 32 px images)")
+    for key in ("ssl_steps", "ssl_width"):
+        value = getattr(p.embed, key)
+        _need(value >= 0, where, f"[embed] {key}", "must be >= 0 (0 = the ssl embedder's own)")
+        _need(value == 0 or emb == "ssl", where, f"[embed] {key}", "applies to embedder 'ssl' only: remove it or set embedder = 'ssl'")
 
 
 def list_protocols() -> list[str]:

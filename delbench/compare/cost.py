@@ -215,7 +215,9 @@ def plan_study(config: CompareConfig, checked: Checked, rates: Rates | None = No
         if held.embed_run is not None:
             embed += (steps - held.embed_start) * rates.pretrain_step
             ready.add(held.embed_run)
-        if protocol.embed.embedder != "thumb":
+        if protocol.embed.embedder == "ssl":
+            embed += ssl_seconds(protocol, rates)
+        if protocol.embed.embedder not in ("thumb", "phash"):  # those two run no network
             embed += n_pool * rates.forward_image
         before.append((f"embedding the pool ({protocol.embed.embedder})", embed * alone))
 
@@ -244,3 +246,14 @@ def _spread(items: list[str], n: int = 12) -> list[str]:
     if len(items) <= n:
         return items
     return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)]
+
+
+def ssl_seconds(protocol: Protocol, rates: Rates) -> float:
+    """A rough price of the ``ssl`` embedder's training: each step a forward and backward pass (about
+    three forwards) over two views of a batch, each view priced as one forward of the protocol's
+    network scaled by pixel count (the calibration times no other network)."""
+    from delbench.embed.settings import embed_image_size, ssl_settings
+    from delbench.embed.ssl import BATCH
+
+    pixels = (embed_image_size(protocol) / protocol.pretrain.image_size) ** 2
+    return ssl_settings(protocol)["ssl_steps"] * 3 * 2 * BATCH * pixels * rates.forward_image

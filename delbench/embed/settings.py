@@ -1,11 +1,16 @@
 """What an embedder actually runs with once the protocol's zeros ("the embedder's own") are resolved:
-the input size and the batch size. Resolving needs no model and no weights, only timm's registry."""
+the input size, the batch size and the ``ssl`` embedder's training. Resolving needs no model and no
+weights, only timm's registry."""
 from __future__ import annotations
 
 from typing import Any
 
 # The thumbnail embedder's input size when the protocol leaves it to the embedder.
 THUMB_SIZE = 64
+PHASH_SIZE = 32  # imagehash's phash works on 32 x 32 grey images (delbench.embed.hashes.SIDE)
+# The ssl embedder's: its training costs four times as much at 64 px (about 1.7 CPU-s a step of
+# 64 images against 0.36 s at 32 px), which would take it past two minutes on two cores.
+SSL_SIZE = 32
 # Images per forward pass at 224 px when the protocol leaves the batch to the embedder; scaled by the
 # pixel count of the actual input so that activation memory stays about the same (a ViT-B or
 # ResNet-50 forward without gradients at 32 x 224 px stays well under 2 GiB).
@@ -18,6 +23,10 @@ def embed_image_size(protocol: Any) -> int:
     emb = protocol.embed
     if emb.embedder == "pool":
         return int(protocol.network().image_size)  # what the network was pre-trained at
+    if emb.embedder == "phash":
+        return PHASH_SIZE
+    if emb.embedder == "ssl" and emb.image_size == 0:
+        return SSL_SIZE
     if emb.image_size > 0:
         return int(emb.image_size)
     if emb.embedder.startswith("timm:"):
@@ -48,3 +57,11 @@ def timm_input_size(model_name: str) -> int:
         return 224
     size = resolve_data_config(pretrained_cfg=cfg.to_dict())["input_size"]
     return int(size[-1])
+
+
+def ssl_settings(protocol: Any) -> dict[str, int]:
+    """The ``ssl`` embedder's training steps and encoder width, zeros resolved to its own."""
+    from delbench.embed import ssl
+
+    emb = protocol.embed
+    return {"ssl_steps": int(emb.ssl_steps or ssl.STEPS), "ssl_width": int(emb.ssl_width or ssl.WIDTH)}

@@ -1,12 +1,21 @@
 """Embedding the pool for selectors: float32 [N_pool, D], L2-normalised, one row per pool index.
 
-Embedders (``[embed] embedder``):
+Embedders (``[embed] embedder``; docs/protocols.md, "Embedders", has what each finds on a planted pool):
 
 - ``thumb``: a 16x16 colour thumbnail minus the pool's mean thumbnail (768-d). No training, no
   download; enough for the CPU protocols' near-duplicate and disruptive-frame structure.
 - ``pool``: the protocol's own encoder pre-trained on 100% of the pool (the ``full`` reference run,
   needed anyway, so embedding costs no extra pre-training). Conv encoders give the global average of
   every pyramid level, concatenated; ViTs the mean of the last layer's patch tokens (768-d for ViT-B).
+  Each dimension is then centred and scaled to unit spread over the pool
+  (``delbench.embed.vectors.standardise``): pooled post-ReLU features are all positive and share one
+  mean direction, and raw they put every frame within cosine distance 0.05 of its k-means centroid.
+- ``phash``: imagehash's 64-bit DCT perceptual hash of the 32-px image, as a +-1 vector, so that
+  cosine = 1 - 2 * Hamming / 64 (``delbench.embed.hashes``). No training; finds re-encoded, slightly
+  cropped or re-lit copies, but says nothing about what two unrelated frames share.
+- ``ssl``: a small conv encoder trained on the pool itself by SimCLR with near-duplicate views (small
+  crops and rotations, flips, blur, brightness and contrast), ``[embed] ssl_steps`` steps at base width
+  ``[embed] ssl_width``; its pooled pyramid, standardised like ``pool`` (``delbench.embed.ssl``).
 - ``timm:<model>``: any timm model by name, weights from ``[embed] weights`` (a safetensors file or a
   state dict read with ``torch.load(weights_only=True)``) or else the file timm would have downloaded,
   if it is already in the Hugging Face or torch hub cache. Nothing is downloaded: timm is only ever
@@ -17,6 +26,8 @@ Embedders (``[embed] embedder``):
 
 The batch size is left out of the cache key: in eval mode every image is embedded on its own, so the
 batch changes only speed and memory (``delbench.embed.settings`` picks a memory-safe one by default).
+The ``ssl`` embedder's training settings are in it, resolved (0 and the default written out share an
+entry).
 """
 from __future__ import annotations
 
@@ -29,12 +40,14 @@ import numpy as np
 from delbench.store.atomic import sha256_file
 from delbench.store.cache import build_stage, claim_stage, config_hash
 from delbench.data.manifest import manifest_sha256, pool_rows, read_manifest
-from delbench.embed.settings import embed_batch_size, embed_image_size
+from delbench.embed.settings import embed_batch_size, embed_image_size, ssl_settings
 from delbench.errors import DelbenchError
 from delbench.progress import Progress, scaled
+from delbench.protocol import EMBEDDERS as BUILT_IN
 
-EMBEDDERS = ("thumb", "pool", "timm:<model>")
-CODE_VERSION = 2  # 2: batch size out of the key, image size resolved
+EMBEDDERS = (*BUILT_IN, "timm:<model>")
+# 2: batch size out of the key, image size resolved; 3: pool vectors standardised over the pool
+CODE_VERSION = 3
 
 
 def embed_pool(root: Path, protocol: Any, cache_dir: Path, progress: Progress | None = None) -> Path:
@@ -55,7 +68,7 @@ def embed_pool(root: Path, protocol: Any, cache_dir: Path, progress: Progress | 
         weights = Path(emb.weights)
         if not weights.is_file():
             raise DelbenchError(f"[embed] weights: file {weights} not found")
-    elif name != "thumb" and not name.startswith("timm:"):
+    elif name not in BUILT_IN and not name.startswith("timm:"):
         raise DelbenchError(f"[embed] embedder {name!r} is unknown (available: {', '.join(EMBEDDERS)})")
     config = stage_config(root, protocol, weights)
     out = cache_dir / "embed" / config_hash(config)
@@ -71,8 +84,23 @@ def embed_pool(root: Path, protocol: Any, cache_dir: Path, progress: Progress | 
         meta = {"embedder": name, "manifest_sha256": config["manifest"], "protocol": protocol.name, "image_size": size}
         if name == "thumb":
             vectors = _thumbs(images)
+        elif name == "phash":
+            from delbench.embed.hashes import hash_vectors
+
+            vectors = hash_vectors(images)
+        elif name == "ssl":
+            from delbench.embed.ssl import ssl_vectors
+
+            ssl = ssl_settings(protocol)
+            vectors, trained = ssl_vectors(images, ssl["ssl_steps"], ssl["ssl_width"], device=protocol.pretrain.device,
+                                           progress=scaled(progress, 0.0, 0.95) if progress else None)
+            meta.update(**ssl, **trained)
         else:
             vectors, loaded = _network(images, protocol, name, weights, size, progress)
+            if name == "pool":
+                from delbench.embed.vectors import standardise
+
+                vectors = standardise(vectors)
             meta.update(batch_size=embed_batch_size(protocol, size), **loaded)
         with build_stage(out, config) as tmp:
             save_embeddings(tmp / "embeddings.npy", vectors, meta)
@@ -90,6 +118,8 @@ def stage_config(root: Path, protocol: Any, weights: Path | None) -> dict[str, A
     settings = {"embedder": emb.embedder, "weights": emb.weights, "image_size": embed_image_size(protocol)}
     if emb.allow_partial:
         settings["allow_partial"] = True
+    if emb.embedder == "ssl":
+        settings.update(ssl_settings(protocol))  # resolved, so 0 and the default written out share an entry
     config: dict[str, Any] = {"stage": "embed", "code": CODE_VERSION, "manifest": manifest_sha256(root),
                               "embed": settings}
     if emb.embedder == "pool" and weights is not None:

@@ -89,6 +89,25 @@ def save_embeddings(path: str | Path, embeddings: np.ndarray, meta: dict[str, An
     write_json(sidecar_path(path), side)
 
 
+def standardise(x: np.ndarray) -> np.ndarray:
+    """Each dimension centred on its pool mean and divided by its pool spread.
+
+    Pooled post-ReLU features are all positive and share one large mean direction, so before this
+    every cosine is near 1 and k-means, outlier and near-duplicate thresholds see no spread. Scaling
+    each dimension to unit spread keeps a few high-variance channels from deciding every distance. A
+    dimension that is constant over the pool carries nothing and stays 0."""
+    x = np.asarray(x, dtype=np.float32)
+    # statistics in float64, the matrix in float32: a paper-sized pool is not copied at double width
+    mean = x.mean(axis=0, dtype=np.float64)
+    std = x.std(axis=0, dtype=np.float64)
+    live = std > 1e-6 * max(float(std.max(initial=0.0)), 1e-30)
+    scale = np.divide(1.0, std, out=np.zeros_like(std), where=live)
+    out = (x - mean.astype(np.float32)) * scale.astype(np.float32)
+    # an image equal to the pool mean in every dimension still needs a direction to normalise
+    out[np.linalg.norm(out, axis=1) < 1e-8, 0] = 1e-6
+    return out
+
+
 def read_sidecar(path: str | Path) -> dict[str, Any]:
     side = sidecar_path(path)
     return json.loads(side.read_text()) if side.is_file() else {}
