@@ -2,7 +2,8 @@
 
 For each N it writes a clustered, L2-normalised float32 [N, D] matrix with near-duplicates, then runs
 every selector in its own subprocess (so peak RSS is that selector's alone)
-and prints the median seconds of ``--repeats`` runs and the peak RSS, beside:
+and prints the median seconds of ``--repeats`` runs (wall, and ``cpu s``: CPU seconds of all the
+child's threads, which a load from other processes inflates less) and the peak RSS, beside:
 
 * ``meddel`` / ``dedup-only``: the k-means training + assignment + within-cluster GEMM FLOPs
   (balanced clusters: N^2 / k * D multiply-adds for the lower triangles) divided by a measured GEMM
@@ -193,17 +194,18 @@ def child(args: argparse.Namespace) -> None:
     except OSError:
         pass
     params = json.loads(args.params)
-    times, info = [], {}
+    times, cpu, info = [], [], {}
     with _plugins_loaded(args.plugin):
         entry = get_plugins().selectors.get(args.selector)
         for _ in range(args.repeats):
             sel = entry.create(**params)
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             ans = run_selector(sel, SelectionRequest(ratio=args.ratio, seed=0, embeddings=x), ratios=[args.ratio])
             times.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
             info = ans[args.ratio].info
     peak = max(load_peak_gb, _proc_status_gb("VmHWM"))
-    print(json.dumps({"times": times, "info": info, "loaded_gb": loaded_gb, "peak_gb": peak}, default=str))
+    print(json.dumps({"times": times, "cpu": cpu, "info": info, "loaded_gb": loaded_gb, "peak_gb": peak}, default=str))
 
 
 def _proc_status_gb(field: str) -> float:
@@ -283,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
             centres = max(1, round(c_ratio * n))
             print(f"\n## N={n} D={args.d}: matrix {matrix_gb:.2f} GB (made in {time.perf_counter() - t:.0f} s), "
                   f"one pass {one_pass * 1e3:.1f} ms ({bw:.1f} GB/s), k={k}")
-            print(f"{'selector':28s} {'median s':>9s} {'bound s':>8s} {'x bound':>8s} {'peak RSS GB':>12s} {'x matrix':>9s} {'+select GB':>10s}  info")
+            print(f"{'selector':28s} {'median s':>9s} {'bound s':>8s} {'x bound':>8s} {'peak RSS GB':>12s} {'x matrix':>9s} {'+select GB':>10s} {'cpu s':>7s}  info")
             runs = []
             for name in names:
                 if name == "coreset":
@@ -305,12 +307,13 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"{label:28s} {res['error']}")
                     continue
                 med = float(np.median(res["times"]))
+                cpu = float(np.median(res["cpu"]))
                 keep = {k_: v for k_, v in res["info"].items() if k_ in ("k", "eta", "threshold", "removed_outlier",
                                                                       "removed_duplicate", "covering_radius", "mode",
                                                                       "distance_threshold", "top_cap")}
                 ratio_b = med / bound if bound == bound else float("nan")
                 print(f"{label:28s} {med:9.2f} {bound:8.2f} {ratio_b:8.2f} {res['peak_rss_gb']:12.2f} "
-                      f"{res['peak_rss_gb'] / matrix_gb:9.2f} {res['peak_rss_gb'] - res['loaded_gb']:10.2f}  "
+                      f"{res['peak_rss_gb'] / matrix_gb:9.2f} {res['peak_rss_gb'] - res['loaded_gb']:10.2f} {cpu:7.2f}  "
                       f"{json.dumps(keep, default=str)} runs {', '.join(f'{x:.2f}' for x in res['times'])}",
                       flush=True)
             path.unlink()
