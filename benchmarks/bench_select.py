@@ -2,13 +2,20 @@
 
 For each N it writes a clustered, L2-normalised float32 [N, D] matrix with near-duplicates, then runs
 every selector in its own subprocess (so peak RSS is that selector's alone)
-and prints the median seconds of ``--repeats`` runs and the peak RSS, beside:
+and prints the median seconds of ``--repeats`` runs (wall, and ``cpu s``: CPU seconds of all the
+child's threads, which a load from other processes inflates less) and the peak RSS, beside:
 
 * ``meddel`` / ``dedup-only``: the k-means training + assignment + within-cluster GEMM FLOPs
   (balanced clusters: N^2 / k * D multiply-adds for the lower triangles) divided by a measured GEMM
   speed;
+* ``prototypes``: the same k-means training and assignment, without the within-cluster GEMMs;
+* ``hkmeans``: level 1's k-means training and assignment once plus once per resampling step (the
+  levels above cluster at most a thousand centroids);
 * ``coreset``: one pass over the embeddings per chosen centre divided by a measured bandwidth
   (the time of one float32 matrix-vector product over the matrix).
+
+``--frames N`` also times the pixel-level ``quality`` on N synthetic 64 x 64 frames held in memory
+(decoding is not part of it), in seconds and milliseconds a frame.
 
 Peak RSS is the child's VmHWM (``ru_maxrss`` from ``os.wait4`` where /proc is missing: on Linux it
 starts from the parent's RSS at fork and can overstate). It includes the interpreter and libraries;
@@ -17,6 +24,11 @@ itself added.
 
     python benchmarks/bench_select.py --n 100000 --repeats 3
     python benchmarks/bench_select.py --n 1000000 --selectors meddel,dedup-only --repeats 1
+    python benchmarks/bench_select.py --frames 20000 --repeats 3      # quality alone
+
+A selector package that is not installed runs with ``--plugin MODULE`` (and the module on
+PYTHONPATH): ``PYTHONPATH=plugins python benchmarks/bench_select.py --plugin delbench_hkmeans
+--selectors hkmeans``.
 """
 from __future__ import annotations
 
@@ -78,9 +90,94 @@ def pass_seconds(x: np.ndarray, repeats: int = 20) -> float:
     return float(np.median(times))
 
 
-def kmeans_flops(n: int, d: int, k: int, niter: int = 20, train_per_centroid: int = 64) -> float:
+# Resampling steps of hkmeans at its defaults (each one more k-means and assignment at level 1).
+HKMEANS_STEPS = 5
+PIXEL_SELECTORS = ("quality",)
+
+
+def kmeans_flops(n: int, d: int, k: int, niter: int = 20, train_per_centroid: int = 64, pairs: bool = True) -> float:
+    """k-means training on the capped sample, one assignment pass and (``pairs``) the within-cluster GEMMs."""
     n_train = min(n, k * train_per_centroid)
-    return 2.0 * n_train * k * d * niter + 2.0 * n * k * d + (n * n / k) * d
+    return 2.0 * n_train * k * d * niter + 2.0 * n * k * d + ((n * n / k) * d if pairs else 0.0)
+
+
+def bound_seconds(name: str, n: int, d: int, k: int, gflops: float) -> float:
+    """The compute bound of an embedding selector at its default parameters (NaN where there is none)."""
+    if name in ("meddel", "dedup-only"):
+        flops = kmeans_flops(n, d, k)
+    elif name == "prototypes":
+        flops = kmeans_flops(n, d, k, pairs=False)
+    elif name == "hkmeans":
+        flops = (1 + HKMEANS_STEPS) * kmeans_flops(n, d, min(k, max(1, n // 4)), pairs=False)
+    else:
+        return float("nan")
+    return flops / (gflops * 1e9)
+
+
+def synthetic_frames(n: int, size: int = 64, seed: int = 0) -> np.ndarray:
+    """``n`` colour frames [n, size, size, 3] uint8: blocky shading plus sensor noise, made in batches."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, size, size, 3), dtype=np.uint8)
+    cell = size // 8
+    for s in range(0, n, 1024):
+        e = min(n, s + 1024)
+        coarse = rng.uniform(30, 220, (e - s, 8, 8, 3)).astype(np.float32)
+        img = np.repeat(np.repeat(coarse, cell, axis=1), cell, axis=2)
+        img += rng.normal(0, 4, img.shape).astype(np.float32)
+        out[s:e] = np.clip(img, 0, 255).astype(np.uint8)
+    return out
+
+
+def bench_pixels(n: int, repeats: int, ratio: float, plugins: list[str]) -> None:
+    """Median seconds of ``quality`` over ``n`` in-memory 64 x 64 frames (no decoding)."""
+    from delbench.plugin.manager import get_plugins
+    from delbench.selection import SelectionRequest, run_selector
+
+    t = time.perf_counter()
+    frames = synthetic_frames(n)
+    made = time.perf_counter() - t
+
+    def load(indices):
+        for i in indices:
+            yield frames[int(i)]
+
+    emb = np.zeros((n, 4), dtype=np.float32)
+    emb[:, 0] = 1.0
+    print(f"\n## {n} frames of 64 x 64 x 3 in memory ({frames.nbytes / 1e9:.2f} GB, made in {made:.0f} s)")
+    print(f"{'selector':28s} {'median s':>9s} {'ms/frame':>9s}  runs")
+    with _plugins_loaded(plugins):
+        for name in PIXEL_SELECTORS:
+            times = []
+            for _ in range(repeats):
+                sel = get_plugins().selectors.get(name).create()
+                t = time.perf_counter()
+                run_selector(sel, SelectionRequest(ratio=ratio, seed=0, embeddings=emb, load_images=load))
+                times.append(time.perf_counter() - t)
+            med = float(np.median(times))
+            runs = ", ".join(f"{x:.2f}" for x in times)
+            print(f"{name + f' R={ratio:g}':28s} {med:9.2f} {med / n * 1e3:9.3f}  {runs}", flush=True)
+
+
+def _plugins_loaded(modules: list[str]):
+    """Register plugin modules named on the command line, beside (and shadowing) the installed ones."""
+    import contextlib
+    import importlib
+
+    from delbench.plugin.hookspecs import hookimpl
+    from delbench.plugin.manager import temporary_plugin
+
+    class Proxy:  # a separate object: the installed entry point may have registered the module itself
+        def __init__(self, module):
+            self.module = module
+
+        @hookimpl
+        def delbench_register_selectors(self, register):
+            self.module.delbench_register_selectors(register)
+
+    stack = contextlib.ExitStack()
+    for name in modules:
+        stack.enter_context(temporary_plugin(Proxy(importlib.import_module(name)), name=f"bench-{name}", replace=True))
+    return stack
 
 
 def child(args: argparse.Namespace) -> None:
@@ -97,16 +194,18 @@ def child(args: argparse.Namespace) -> None:
     except OSError:
         pass
     params = json.loads(args.params)
-    entry = get_plugins().selectors.get(args.selector)
-    times, info = [], {}
-    for _ in range(args.repeats):
-        sel = entry.create(**params)
-        t = time.perf_counter()
-        ans = run_selector(sel, SelectionRequest(ratio=args.ratio, seed=0, embeddings=x), ratios=[args.ratio])
-        times.append(time.perf_counter() - t)
-        info = ans[args.ratio].info
+    times, cpu, info = [], [], {}
+    with _plugins_loaded(args.plugin):
+        entry = get_plugins().selectors.get(args.selector)
+        for _ in range(args.repeats):
+            sel = entry.create(**params)
+            t, c = time.perf_counter(), time.process_time()
+            ans = run_selector(sel, SelectionRequest(ratio=args.ratio, seed=0, embeddings=x), ratios=[args.ratio])
+            times.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
+            info = ans[args.ratio].info
     peak = max(load_peak_gb, _proc_status_gb("VmHWM"))
-    print(json.dumps({"times": times, "info": info, "loaded_gb": loaded_gb, "peak_gb": peak}, default=str))
+    print(json.dumps({"times": times, "cpu": cpu, "info": info, "loaded_gb": loaded_gb, "peak_gb": peak}, default=str))
 
 
 def _proc_status_gb(field: str) -> float:
@@ -120,9 +219,10 @@ def _proc_status_gb(field: str) -> float:
     return float("nan")
 
 
-def run_child(matrix: Path, selector: str, params: dict, ratio: float, repeats: int) -> dict:
+def run_child(matrix: Path, selector: str, params: dict, ratio: float, repeats: int, plugins: list[str]) -> dict:
     cmd = [sys.executable, __file__, "--child", "--matrix", str(matrix), "--selector", selector,
            "--params", json.dumps(params), "--ratio", str(ratio), "--repeats", str(repeats)]
+    cmd += [a for m in plugins for a in ("--plugin", m)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -150,6 +250,11 @@ def main(argv: list[str] | None = None) -> None:
                     help="run coreset only up to this N (exact greedy costs one matrix pass per centre)")
     ap.add_argument("--approx-dim", type=int, default=128, help="also run coreset with approx_dim (0: skip)")
     ap.add_argument("--workdir", type=Path, default=None, help="where to write the matrices (default: a temp dir)")
+    ap.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                    help="a plugin module to load besides the installed ones (repeatable; shadows an installed name)")
+    ap.add_argument("--frames", type=int, default=0,
+                    help="also time the pixel-level selectors on this many in-memory 64 x 64 frames; alone "
+                         "when no --n is given")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--matrix", help=argparse.SUPPRESS)
     ap.add_argument("--selector", help=argparse.SUPPRESS)
@@ -158,10 +263,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         child(args)
         return
-    sizes = args.n or [100_000, 1_000_000]
-    names = [s.strip() for s in args.selectors.split(",") if s.strip()]
+    sizes = args.n or ([] if args.frames else [100_000, 1_000_000])
+    names = [s.strip() for s in args.selectors.split(",") if s.strip() and s.strip() not in PIXEL_SELECTORS]
     gflops = gemm_gflops()
-    print(f"# {os.cpu_count()} CPUs, GEMM {gflops:.0f} GFLOP/s (float32), ratio {args.ratio:g}, repeats {args.repeats}")
+    print(f"# {os.cpu_count()} CPUs, GEMM {gflops:.0f} GFLOP/s (float32), ratio {args.ratio:g}, repeats {args.repeats}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    if args.frames:
+        bench_pixels(args.frames, args.repeats, args.ratio, args.plugin)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         for n in sizes:
             path = Path(tmp) / f"emb_{n}.npy"
@@ -177,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
             centres = max(1, round(c_ratio * n))
             print(f"\n## N={n} D={args.d}: matrix {matrix_gb:.2f} GB (made in {time.perf_counter() - t:.0f} s), "
                   f"one pass {one_pass * 1e3:.1f} ms ({bw:.1f} GB/s), k={k}")
-            print(f"{'selector':28s} {'median s':>9s} {'bound s':>8s} {'x bound':>8s} {'peak RSS GB':>12s} {'x matrix':>9s} {'+select GB':>10s}  info")
+            print(f"{'selector':28s} {'median s':>9s} {'bound s':>8s} {'x bound':>8s} {'peak RSS GB':>12s} {'x matrix':>9s} {'+select GB':>10s} {'cpu s':>7s}  info")
             runs = []
             for name in names:
                 if name == "coreset":
@@ -189,24 +297,25 @@ def main(argv: list[str] | None = None) -> None:
                         frac = args.approx_dim / args.d
                         runs.append((f"coreset approx_dim={args.approx_dim}", {"approx_dim": args.approx_dim},
                                      centres * one_pass * frac, c_ratio))
-                elif name in ("meddel", "dedup-only"):
-                    runs.append((name, {}, kmeans_flops(n, args.d, k) / (gflops * 1e9), args.ratio))
                 else:
-                    runs.append((name, {}, float("nan"), args.ratio))
+                    runs.append((name, {}, bound_seconds(name, n, args.d, k, gflops), args.ratio))
             for label, params, bound, ratio in runs:
                 name = label.split()[0]
                 label = f"{label} R={ratio:g}"
-                res = run_child(path, name, params, ratio, args.repeats)
+                res = run_child(path, name, params, ratio, args.repeats, args.plugin)
                 if "error" in res:
                     print(f"{label:28s} {res['error']}")
                     continue
                 med = float(np.median(res["times"]))
+                cpu = float(np.median(res["cpu"]))
                 keep = {k_: v for k_, v in res["info"].items() if k_ in ("k", "eta", "threshold", "removed_outlier",
-                                                                      "removed_duplicate", "covering_radius", "mode")}
+                                                                      "removed_duplicate", "covering_radius", "mode",
+                                                                      "distance_threshold", "top_cap")}
                 ratio_b = med / bound if bound == bound else float("nan")
                 print(f"{label:28s} {med:9.2f} {bound:8.2f} {ratio_b:8.2f} {res['peak_rss_gb']:12.2f} "
-                      f"{res['peak_rss_gb'] / matrix_gb:9.2f} {res['peak_rss_gb'] - res['loaded_gb']:10.2f}  "
-                      f"{json.dumps(keep, default=str)}", flush=True)
+                      f"{res['peak_rss_gb'] / matrix_gb:9.2f} {res['peak_rss_gb'] - res['loaded_gb']:10.2f} {cpu:7.2f}  "
+                      f"{json.dumps(keep, default=str)} runs {', '.join(f'{x:.2f}' for x in res['times'])}",
+                      flush=True)
             path.unlink()
 
 

@@ -119,6 +119,22 @@ def test_registration_does_not_import_faiss() -> None:
     assert out == ["False", "False"]
 
 
+def test_every_plugin_package_is_an_entry_point() -> None:
+    # An installed checkout registers built-ins from pyproject.toml alone: a package under plugins/
+    # without its line there is never loaded (and the tests that register it by hand cannot see that).
+    from pathlib import Path
+
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    declared = set(tomllib.loads((root / "pyproject.toml").read_text())["project"]["entry-points"]["delbench"].values())
+    packages = {p.name for p in (root / "plugins").iterdir() if (p / "__init__.py").exists()}
+    assert packages <= declared, sorted(packages - declared)
+
+
 def test_plugin_module_is_a_module() -> None:
     # The built-ins are registered as modules, the same path a third-party package takes.
     loaded = plugins.load_plugins()

@@ -285,12 +285,15 @@ class ClusterOptions:
         return spherical_kmeans(x, None if self.k is None else int(self.k), seed=seed, niter=int(self.niter),
                                 nredo=int(self.nredo), train_per_centroid=int(self.train_per_centroid), threads=threads)
 
-    def scores(self, request: Any) -> ClusterScores:
-        """The cluster scores of a ``SelectionRequest``'s embeddings, seeded and reporting progress as it asks."""
-        embeddings = request.embeddings
-        n = embeddings.shape[0]
+    def check_k(self, n: int) -> None:
+        """Refuse a ``k`` above the pool size ``n``, naming the selector."""
         if self.k is not None and int(self.k) > n:
             # clipping k silently would run (and record) a different method than the one asked for
             raise DelbenchError(f"{self.owner}: k={self.k!r} clusters exceeds the pool size ({n} items); "
                                 f"give k <= {n} or omit it for sqrt(N)")
+
+    def scores(self, request: Any) -> ClusterScores:
+        """The cluster scores of a ``SelectionRequest``'s embeddings, seeded and reporting progress as it asks."""
+        embeddings = request.embeddings
+        self.check_k(embeddings.shape[0])
         return cluster_scores(embeddings, self, seed=request.seed, progress=request.progress)
