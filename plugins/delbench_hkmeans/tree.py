@@ -19,6 +19,9 @@ from delbench.progress import Progress, no_progress, scaled
 # Levels above the first cluster at most a thousand centroids, where restarts cost next to nothing; faiss
 # starts from random points, so a dense region's many centroids would often stay split over several clusters.
 UPPER_NREDO = 10
+# ... and on one thread: problems that small gain nothing from more, and on a busy machine every
+# OpenMP barrier waits for a descheduled thread (these levels are thousands of tiny parallel loops).
+UPPER_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,8 @@ def rank_in_cluster(labels: np.ndarray, key: np.ndarray) -> np.ndarray:
 
 
 def fit_level(points: np.ndarray, k: int, steps: int, sample_size: int, niter: int, rng: np.random.Generator,
-              progress: Progress = no_progress, nredo: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              progress: Progress = no_progress, nredo: int = 1,
+              threads: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centroids [k, D], labels and cosine-to-centroid of ``points`` after k-means and ``steps``
     resampling steps of ``sample_size`` points a cluster (none when it is below 2, as in the paper)."""
     from delbench.select.similarity import TRAIN_PER_CENTROID, assign, spherical_kmeans
@@ -54,7 +58,7 @@ def fit_level(points: np.ndarray, k: int, steps: int, sample_size: int, niter: i
         return int(rng.integers(2**31))
 
     steps = steps if sample_size >= 2 else 0
-    centroids = spherical_kmeans(points, k, seed=seed(), niter=niter, nredo=nredo)
+    centroids = spherical_kmeans(points, k, seed=seed(), niter=niter, nredo=nredo, threads=threads)
     labels, sims = assign(points, centroids)
     for step in range(steps):
         progress((step + 1) / (steps + 1), "resampling")
@@ -64,7 +68,8 @@ def fit_level(points: np.ndarray, k: int, steps: int, sample_size: int, niter: i
         cap = k * TRAIN_PER_CENTROID
         if rows.size > cap:  # subsample the indices before gathering: the gather is the memory
             rows = np.sort(rng.choice(rows, size=cap, replace=False))
-        centroids = spherical_kmeans(np.ascontiguousarray(points[rows]), k, seed=seed(), niter=niter, nredo=nredo)
+        centroids = spherical_kmeans(np.ascontiguousarray(points[rows]), k, seed=seed(), niter=niter, nredo=nredo,
+                                     threads=threads)
         labels, sims = assign(points, centroids)
     return centroids, labels, sims
 
@@ -81,7 +86,8 @@ def build(x: np.ndarray, ks: list[int], sample_sizes: list[int], steps: int, nit
         hi = share if level == 0 else share + (1 - share) * level / max(1, len(ks) - 1)
         progress(lo, f"k-means level {level + 1}")
         centroids, level_labels, level_sims = fit_level(points, k, steps, size, niter, rng, scaled(progress, lo, hi),
-                                                         nredo=1 if level == 0 else UPPER_NREDO)
+                                                         nredo=1 if level == 0 else UPPER_NREDO,
+                                                         threads=None if level == 0 else UPPER_THREADS)
         if level == 0:
             labels, sims = level_labels, level_sims
         else:
