@@ -112,7 +112,7 @@ class Pipeline(SelectsMany):
             local = {r: target_count(r, n) / len(alive) for r in final}
             answers = run_selector(last, sub, ratios=sorted(set(local.values())))
             for r in final:
-                out[r] = self._answer(chain[-1], last_stage, answers[local[r]], alive, last_stage)
+                out[r] = self._answer(chain[-1], last_stage, answers[local[r]], alive)
         for r in ratios:
             if r in out:
                 continue
@@ -123,13 +123,14 @@ class Pipeline(SelectsMany):
             alive = chain[k].alive
             sub = sub_request(request, alive)
             answer = run_selector(selector, sub, ratios=[count / len(alive)])[count / len(alive)]
-            out[r] = self._answer(chain[k], stage, answer, alive, stage)
+            out[r] = self._answer(chain[k], stage, answer, alive)
         return out
 
-    def _answer(self, screened: _Screened, stage: str, answer: Selection, alive: np.ndarray, by: str) -> Selection:
+    def _answer(self, screened: _Screened, stage: str, answer: Selection, alive: np.ndarray) -> Selection:
+        """``stage``'s answer on ``alive`` as the pipeline's: ``stage`` is the one that met the budget."""
         removed = np.setdiff1d(np.arange(len(alive)), answer.indices)
         reasons = {**screened.reasons, **_tagged(stage, answer.reasons, alive, removed)}
-        info = {"stages": [s for s, _ in self.stages], "budget_met_by": by, **screened.info, stage: dict(answer.info)}
+        info = {"stages": [s for s, _ in self.stages], "budget_met_by": stage, **screened.info, stage: dict(answer.info)}
         # a stage's warnings are the pipeline's, so select and compare print them (its R is the stage's share)
         warnings = [f"{stage} stage: {w}" for w in answer.info.get("warnings", [])]
         if warnings:
