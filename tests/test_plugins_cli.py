@@ -11,7 +11,7 @@ from delbench.plugin import manager as plugins
 from delbench.cli import cli
 from delbench.errors import DelbenchError
 
-BUILTINS = {"meddel", "random", "coreset", "dedup-only"}
+BUILTINS = {"meddel", "random", "coreset", "dedup-only", "quality", "prototypes", "hkmeans", "agglomerative"}
 ONE_LINE = r'^Error loading delbench plugin "{name}" \(from package {package}\): '
 
 

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILTIN_PLUGINS = ("delbench_meddel", "delbench_random", "delbench_coreset", "delbench_dedup", "delbench_reference",
-                   "delbench_quality", "delbench_prototypes", "delbench_hkmeans")
+                   "delbench_quality", "delbench_prototypes", "delbench_hkmeans", "delbench_agglomerative")
 # Top-level entries that are outputs, environments or data, never part of a build.
 _SKIP_TOP = {".git", ".venv", "runs", "data", "build", "dist", ".pytest_cache"}
 
@@ -80,7 +80,7 @@ def test_installed_wheel_is_what_runs(wheel_site: Path, tmp_path: Path) -> None:
     for module, path in found["modules"].items():
         assert Path(path).resolve().is_relative_to(site), f"{module} loaded from {path}"
     # The plugins the entry points loaded are the wheel's modules, not the checkout's.
-    for name in ("meddel", "random", "coreset", "dedup-only", "quality", "prototypes", "hkmeans"):
+    for name in ("meddel", "random", "coreset", "dedup-only", "quality", "prototypes", "hkmeans", "agglomerative"):
         assert Path(found["entry_points"][name]).resolve().is_relative_to(site), found["entry_points"][name]
 
 

@@ -5,8 +5,9 @@ filter) and measured in vectorised numpy batches. Each check gives a continuous 
 point at which the issue starts to show and 1 a clear case (clean frames score below 0):
 
 ``dark``     the frame's bright end is dark: ``(0.45 - q95(grey)) / 0.45``.
-``bright``   washed out or saturated: the larger of ``(q10(grey) - 0.5) / 0.5`` and
-             ``(share of pixels with a channel >= 250 - 0.2) / 0.5``.
+``bright``   washed out: the larger of ``(q10(grey) - 0.5) / 0.5`` and ``(white - 0.15) / 0.3``, with
+             ``white`` the share of near-white pixels (grey >= 0.9). One clipped channel is not
+             enough: endoscopy's red channel clips on ordinary mucosa.
 ``blank``    low information: the larger of ``(2.5 - H) / 2.5`` with H the grey-level entropy in bits
              (256 levels) and ``(0.02 - std(grey)) / 0.02``.
 ``pattern``  test patterns (colour bars, flat graphics): ``bands = `` the share of pixels exactly equal,
@@ -26,17 +27,26 @@ point at which the issue starts to show and 1 a clear case (clean frames score b
              grey opening (a white top-hat: a white rim lifts every channel, a red vessel does not),
              against the median ``g`` of the frame's centre: ``(g - median - 0.03) / 0.04``, capped
              at 1 so that text, which is thin and white too, is still named ``overlay``.
-``blur``     blur and defocus, two ways, each in halvings below the median of the frame's centre
-             (the pool's ``center`` column; the whole pool without one): ``whole``, the normalised
-             variance of the Laplacian ``var(lap) / var(grey)`` at half resolution over the whole
-             frame, and ``middle``, the weakest of the four directional second differences (x, y,
-             both diagonals) at half resolution over the middle of the frame (half of each side),
+``blur``     blur and defocus, three ways. Two are relative: ``whole``, the normalised variance of the
+             Laplacian ``var(lap) / var(grey)`` at half resolution over the whole frame, and
+             ``middle``, the weakest of the four directional second differences (x, y, both
+             diagonals) at half resolution over the middle of the frame (half of each side),
              normalised by its grey variance. The middle is clear of the scope mask, corners and
-             on-screen text, which stay sharp when the scene is out of focus; the weakest direction
-             is the one a motion smears. Score ``(2 * whole + middle) / 3``, weighted by
-             ``min(1, std(grey) / 0.05)`` and by ``1 - clip(pattern)`` so that a flat, dark or graphic
-             frame is not called blurred. Centres differ in processing (sharpening, noise), so the
-             reference is per centre.
+             on-screen text, which stay sharp when the scene is out of focus. Each is read as a robust
+             z-score of its log: halvings below the median of the frame's centre (the pool's
+             ``center`` column; the whole pool without one), over 1.4826 x the median absolute
+             deviation pooled over the pool, so a pool whose clean frames vary more in sharpness needs
+             a larger drop. The third is absolute: ``streak``, log2 of the strongest over the weakest
+             directional second difference over the middle at full size; tissue has detail every
+             way, a motion smear leaves one way bare. Score the larger of ``max(whole, middle) / 4``
+             (screened at 2 robust standard deviations) and ``(streak - 2) / 1``, weighted by
+             ``min(1, std(grey) / 0.05)`` and by ``1 - clip(pattern)`` so that a flat, dark or
+             graphic frame is not called blurred.
+``jpeg``     heavy compression: ``blocks``, how much larger the grey steps are across the 8-pixel
+             JPEG grid than between its lines (the stronger of rows and columns, each at its
+             best-aligned phase, so a crop that shifted the grid is still read), measured on the image
+             at its own size before any reduction. Camera frames and light re-encoding read near 1.
+             Score ``(blocks - 1.5) / 1``, capped at 1 so that flat screens keep their own name.
 
 The badness of a frame is the maximum of its scores over the checks in ``issues``; the best
 ``round(R*N)`` frames are kept (ties broken by a seeded order, so the budget is met exactly), and each
@@ -44,7 +54,8 @@ removed frame's reason is ``quality:<issue>`` for its worst issue. Every ratio i
 removal order, computed in one pass.
 
 The absolute thresholds are set for frames analysed at 64 pixels (``size``) and were tuned on the
-synthetic ``ci`` pool and a seed-1 ``smoke`` pool; blur and bubbles are relative to the frame's centre.
+synthetic ``ci`` pool, a seed-1 ``smoke`` pool and that pool with planted disruptions (``delbench data
+plant``); blur and bubbles are relative to the frame's centre.
 As the first stage of a pipeline the filter screens: it removes every frame with badness of at least
 ``screen_at`` (0.5), whatever the budget.
 """
@@ -59,12 +70,14 @@ from delbench.errors import DelbenchError
 from delbench.selection import Selection, SelectionRequest, SelectsMany, check_ratio, target_count
 
 # Fixed order: on an exact tie (a black frame is both dark and blank) the earlier issue names the reason.
-ISSUES: tuple[str, ...] = ("dark", "bright", "blank", "pattern", "overlay", "noise", "bubbles", "blur")
+ISSUES: tuple[str, ...] = ("dark", "bright", "blank", "pattern", "overlay", "noise", "bubbles", "blur", "jpeg")
 BATCH = 512
-# Tuned on the synthetic ci pool and a seed-1 smoke pool. The whole-frame Laplacian reads motion blur
-# better, the middle's weakest direction reads defocus better; the clean frames' spread (about one
-# halving at the 90th percentile) sets the divisor.
-BLUR_WHOLE, BLUR_CLEAR = 2.0, 3.0
+# Tuned on the synthetic ci pool, a seed-1 smoke pool and that pool planted. Blur is screened at two
+# robust standard deviations: at one and a half, real frames that are merely soft went too.
+BLUR_CLEAR, BLUR_MIN_SPREAD = 4.0, 0.05
+STREAK_FROM, STREAK_CLEAR = 2.0, 1.0
+BRIGHT_FROM, BRIGHT_CLEAR = 0.15, 0.3
+JPEG_FROM, JPEG_CLEAR = 1.5, 1.0
 BUBBLES_FROM, BUBBLES_CLEAR, BUBBLES_CAP = 0.03, 0.04, 1.0
 
 
@@ -140,7 +153,8 @@ def features(batch: np.ndarray) -> dict[str, np.ndarray]:
     # saturation: any channel at the top of the range
     r, g, bl = batch[..., 0], batch[..., 1], batch[..., 2]  # channel views: reducing a 3-long axis is slow
     lo, hi = np.minimum(np.minimum(r, g), bl), np.maximum(np.maximum(r, g), bl)
-    sat = (hi >= 250 / 255).reshape(b, -1).mean(axis=1)
+    # washed out: near-white light, not one clipped channel (a clipped red channel is ordinary mucosa)
+    sat = (grey >= 0.9).reshape(b, -1).mean(axis=1)
     # sharpness: variance of the 4-neighbour Laplacian over the grey variance
     # (at half resolution, where sensor noise weighs less than detail)
     s2 = grey.shape[1] // 2
@@ -175,30 +189,46 @@ def features(batch: np.ndarray) -> dict[str, np.ndarray]:
     # and corners stay sharp when the scene is defocused, and motion blur smears one direction only
     inner = _crop(grey, 0.5).reshape(b, -1).var(axis=1).astype(np.float64)
     detail = _second_differences(_crop(half, 0.5)).min(axis=1).astype(np.float64) / np.maximum(inner, 1e-8)
+    # a smear along one direction: tissue texture has detail every way, motion blur leaves one way bare
+    ways = _second_differences(_crop(grey, 0.5)).astype(np.float64)
+    streak = np.log2(np.maximum(ways.max(axis=1), 1e-12) / np.maximum(ways.min(axis=1), 1e-12))
     return {
         "std": std.astype(np.float64), "q95": _quantile(flat, 0.95).astype(np.float64),
         "q10": _quantile(flat, 0.10).astype(np.float64), "entropy": entropy, "saturated": sat.astype(np.float64),
         "sharpness": sharp, "rho": rho.astype(np.float64), "bands": bands.astype(np.float64),
         "strokes": strokes.astype(np.float64), "glints": glints.astype(np.float64), "detail": detail,
+        "streak": streak,
     }
 
 
 def _reference(value: np.ndarray, ok: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
     """Each frame's reference: the median of ``value`` over the contrasty frames of its group (centre)."""
+    return _robust(value, ok, groups)[0]
+
+
+def _robust(value: np.ndarray, ok: np.ndarray, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each frame's (median, spread) of ``value``: the median over the contrasty frames of its group
+    (centre), or of the whole pool when the group has fewer than 5 of them; the spread is 1.4826 x
+    the median absolute deviation from those medians, pooled over the whole pool (centres shift the
+    level; a few dozen frames a centre are too few for a steady spread)."""
     if groups is None:
         groups = np.zeros(value.shape[0], dtype=np.int64)
-    ref = np.empty_like(value)
-    everyone = np.median(value[ok]) if ok.any() else np.median(value)
+    good = ok if ok.any() else np.ones_like(ok)
+    mid = np.full_like(value, np.median(value[good]))
     for g in np.unique(groups):
         member = groups == g
-        good = member & ok
-        ref[member] = np.median(value[good]) if good.sum() >= 5 else everyone
-    return ref
+        if (member & good).sum() >= 5:
+            mid[member] = np.median(value[member & good])
+    spread = 1.4826 * float(np.median(np.abs(value[good] - mid[good])))
+    return mid, np.full_like(value, spread)
 
 
-def _fewer(value: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """log2(ref / value): how many halvings below the reference."""
-    return np.log2(np.maximum(ref, 1e-12) / np.maximum(value, 1e-12))
+def _halvings(value: np.ndarray, ok: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """How far below its group's median a frame lies, in halvings, over the pool's robust spread of
+    halvings: a robust z-score of log2(value)."""
+    logs = np.log2(np.maximum(value, 1e-12))
+    mid, spread = _robust(logs, ok, groups)
+    return (mid - logs) / np.maximum(spread, BLUR_MIN_SPREAD)
 
 
 def issue_scores(f: dict[str, np.ndarray], groups: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -207,20 +237,40 @@ def issue_scores(f: dict[str, np.ndarray], groups: np.ndarray | None = None) -> 
     contrast = np.minimum(1.0, f["std"] / 0.05)
     ok = contrast >= 1
     flat = np.clip((f["bands"] - 0.5) / 0.4, 0.0, 1.0)  # a flat synthetic frame is not "blurred"
-    whole = _fewer(f["sharpness"], _reference(f["sharpness"], ok, groups))
-    middle = _fewer(f["detail"], _reference(f["detail"], ok, groups))
-    blur = (BLUR_WHOLE * whole + middle) / BLUR_CLEAR * contrast * (1.0 - flat)
+    whole, middle = _halvings(f["sharpness"], ok, groups), _halvings(f["detail"], ok, groups)
+    soft = np.maximum(whole, middle) / BLUR_CLEAR
+    streak = (f["streak"] - STREAK_FROM) / STREAK_CLEAR
+    blur = np.maximum(soft, streak) * contrast * (1.0 - flat)
     glints = f["glints"] - _reference(f["glints"], ok, groups)
     return {
         "dark": (0.45 - f["q95"]) / 0.45,
-        "bright": np.maximum((f["q10"] - 0.5) / 0.5, (f["saturated"] - 0.2) / 0.5),
+        "bright": np.maximum((f["q10"] - 0.5) / 0.5, (f["saturated"] - BRIGHT_FROM) / BRIGHT_CLEAR),
         "blank": np.maximum((2.5 - f["entropy"]) / 2.5, (0.02 - f["std"]) / 0.02),
         "pattern": np.minimum(1.0, f["std"] / 0.1) * (f["bands"] - 0.5) / 0.4,
         "overlay": (f["strokes"] - 0.02) / 0.05,
         "noise": (0.5 - f["rho"]) / 0.5,
         "bubbles": np.minimum(BUBBLES_CAP, (glints - BUBBLES_FROM) / BUBBLES_CLEAR),
         "blur": blur,
+        "jpeg": np.minimum(1.0, (f["blocks"] - JPEG_FROM) / JPEG_CLEAR),
     }
+
+
+def blockiness(img: np.ndarray) -> float:
+    """JPEG blocks at the file's own resolution: how much larger the grey steps are across the 8-pixel
+    grid than between the grid lines, the stronger of rows and columns at their best-aligned phase
+    (a crop may have shifted the grid). About 1 for camera frames and light compression."""
+    img = np.asarray(img)
+    grey = img.astype(np.float32) if img.ndim == 2 else img[..., :3].astype(np.float32) @ np.float32([0.299, 0.587, 0.114])
+    ratios = []
+    for steps in (np.abs(np.diff(grey, axis=1)), np.abs(np.diff(grey, axis=0)).T):
+        k = steps.shape[1] // 8
+        if k < 2:
+            return 1.0
+        phase = steps[:, : 8 * k].reshape(steps.shape[0], k, 8).mean(axis=(0, 1))
+        best = int(phase.argmax())
+        rest = (phase.sum() - phase[best]) / 7
+        ratios.append(phase[best] / max(rest, 1e-3))
+    return float(min(ratios))
 
 
 def measure(load_images: Any, n: int, size: int, progress: Any = None) -> dict[str, np.ndarray]:
@@ -228,10 +278,12 @@ def measure(load_images: Any, n: int, size: int, progress: Any = None) -> dict[s
     parts: list[dict[str, np.ndarray]] = []
     for start in range(0, n, BATCH):
         idx = list(range(start, min(n, start + BATCH)))
-        batch = np.stack([_resize(img, size) for img in load_images(idx)])
+        images = list(load_images(idx))
+        batch = np.stack([_resize(img, size) for img in images])
         if batch.shape[0] != len(idx):
             raise DelbenchError(f"quality: load_images gave {batch.shape[0]} images for {len(idx)} indices")
         parts.append(features(batch))
+        parts[-1]["blocks"] = np.array([blockiness(img) for img in images], dtype=np.float64)
         if progress is not None:
             progress(min(n, start + BATCH) / n, "quality: measuring images")
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
