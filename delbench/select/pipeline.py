@@ -131,8 +131,10 @@ class Pipeline(SelectsMany):
         removed = np.setdiff1d(np.arange(len(alive)), answer.indices)
         reasons = {**screened.reasons, **_tagged(stage, answer.reasons, alive, removed)}
         info = {"stages": [s for s, _ in self.stages], "budget_met_by": stage, **screened.info, stage: dict(answer.info)}
-        # a stage's warnings are the pipeline's, so select and compare print them (its R is the stage's share)
-        warnings = [f"{stage} stage: {w}" for w in answer.info.get("warnings", [])]
+        # a stage's warnings are the pipeline's, so select and compare print them; a ratio in them is
+        # the stage's own share of what the screens left, so the prefix says which share that is
+        where = f"{stage} stage, keeping {len(answer.indices)} of the {len(alive)} items left to it"
+        warnings = [f"{where}: {w}" for w in answer.info.get("warnings", [])]
         if warnings:
             info["warnings"] = warnings
         return Selection(indices=alive[answer.indices], reasons=reasons, info=info)

@@ -33,8 +33,14 @@ LINKAGES = ("average", "complete", "single", "weighted")  # the ones whose merge
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
+    """``x`` as L2-normalised float32 rows; ``x`` itself (no copy) when it already is."""
     x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), np.float32(1e-12))
+    # in row blocks: np.linalg.norm would square the whole matrix at once
+    norms = np.concatenate([np.sqrt(np.einsum("ij,ij->i", x[s : s + 65536], x[s : s + 65536]))
+                            for s in range(0, x.shape[0], 65536)])[:, None] if x.shape[0] else np.ones((0, 1), np.float32)
+    if np.all(np.abs(norms - 1) < 1e-4):
+        return x
+    return x / np.maximum(norms, np.float32(1e-12))
 
 
 def partition(x: np.ndarray, block: int, seed: int) -> list[np.ndarray]:
@@ -49,7 +55,7 @@ def partition(x: np.ndarray, block: int, seed: int) -> list[np.ndarray]:
             parts.append(rows)
             continue
         k = -(-rows.size // block)
-        sub = np.ascontiguousarray(x[rows], dtype=np.float32)
+        sub = x if rows.size == x.shape[0] else np.ascontiguousarray(x[rows])  # no copy of the whole pool
         labels, _ = assign(sub, spherical_kmeans(sub, k, seed=seed))
         split = [rows[labels == c] for c in range(k) if (labels == c).any()]
         if len(split) == 1:  # identical items: k-means cannot split them, order can
@@ -62,12 +68,18 @@ def _merges(x: np.ndarray, parts: list[np.ndarray], method: str, progress) -> tu
     """Every part's merges as global leaf pairs, in one order, lowest height first: (a [M], b [M],
     height [M]). Merge j joins the group holding leaf a[j] with the group holding leaf b[j]."""
     from scipy.cluster.hierarchy import linkage
-    from scipy.spatial.distance import pdist
+    from scipy.spatial.distance import squareform
 
     a_all, b_all, h_all = [], [], []
     for i, rows in enumerate(parts):
         if rows.size >= 2:
-            z = linkage(pdist(x[rows].astype(np.float64), "cosine"), method=method)
+            part = x[rows].astype(np.float64)
+            dist = part @ part.T  # one matrix product: scipy's pdist does not use BLAS
+            np.subtract(1.0, dist, out=dist)
+            np.maximum(dist, 0.0, out=dist)
+            np.fill_diagonal(dist, 0.0)
+            z = linkage(squareform(dist, checks=False), method=method)
+            del dist
             n = rows.size
             # a leaf standing for each merged group, so a merge can be named by two leaves
             leaf = np.empty(2 * n - 1, dtype=np.int64)
@@ -111,7 +123,8 @@ def representatives(x: np.ndarray, labels: np.ndarray, block: int = 65536) -> np
     n = x.shape[0]
     _, inverse = np.unique(labels, return_inverse=True)
     g = int(inverse.max()) + 1
-    means = _unit(csr_matrix((np.ones(n), (inverse, np.arange(n))), shape=(g, n)) @ x)
+    # float32 weights: float64 ones would make scipy convert the whole matrix to float64 first
+    means = _unit(csr_matrix((np.ones(n, dtype=np.float32), (inverse, np.arange(n))), shape=(g, n)) @ x)
     sims = np.concatenate([np.einsum("ij,ij->i", x[s : s + block], means[inverse[s : s + block]])
                            for s in range(0, n, block)])
     order = np.lexsort((np.arange(n), -sims, inverse))
