@@ -87,6 +87,20 @@ def test_fewer_groups_than_parts_keeps_the_budget() -> None:
     assert set(sel.reasons) == {"duplicate", "budget"}
 
 
+def test_a_pool_of_copies_is_still_split_into_parts() -> None:
+    """k-means cannot split identical items; the parts then follow the pool's order."""
+    from delbench_agglomerative import partition
+
+    x = np.zeros((300, 8), dtype=np.float32)
+    x[:, 0] = 1.0
+    x[-3:] = np.eye(8, dtype=np.float32)[1:4]
+    parts = partition(x, 8, seed=0)
+    assert max(p.size for p in parts) <= 16
+    assert np.array_equal(np.sort(np.concatenate(parts)), np.arange(300))
+    sel = Agglomerative(block=8).select(request(x, 4 / 300))
+    assert sel.indices.size == 4
+
+
 def test_groups_after_counts_merges() -> None:
     a, b = np.array([0, 2, 0]), np.array([1, 3, 2])
     assert len(set(groups_after(4, a, b, 0).tolist())) == 4

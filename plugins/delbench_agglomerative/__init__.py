@@ -58,7 +58,7 @@ def partition(x: np.ndarray, block: int, seed: int) -> list[np.ndarray]:
         sub = x if rows.size == x.shape[0] else np.ascontiguousarray(x[rows])  # no copy of the whole pool
         labels, _ = assign(sub, spherical_kmeans(sub, k, seed=seed))
         split = [rows[labels == c] for c in range(k) if (labels == c).any()]
-        if len(split) == 1:  # identical items: k-means cannot split them, order can
+        if max(p.size for p in split) > 0.9 * rows.size:  # many identical items: k-means cannot split them, order can
             split = np.array_split(rows, k)
         todo.extend(split)
     return sorted(parts, key=lambda p: int(p[0]))
