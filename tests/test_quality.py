@@ -211,7 +211,7 @@ def test_blur_is_relative_to_the_pools_spread() -> None:
 
     def pool(spread: float) -> dict[str, np.ndarray]:
         base = {"std": np.full(n, 0.2), "q95": np.full(n, 0.8), "q10": np.full(n, 0.2), "entropy": np.full(n, 7.0),
-                "saturated": np.zeros(n), "rho": np.full(n, 0.9), "bands": np.full(n, 0.1), "strokes": np.zeros(n),
+                "white": np.zeros(n), "rho": np.full(n, 0.9), "bands": np.full(n, 0.1), "strokes": np.zeros(n),
                 "glints": np.zeros(n), "streak": np.full(n, 1.0), "blocks": np.ones(n)}
         sharp = 2.0 ** (rng.standard_normal(n) * spread)
         sharp[0] = 2.0 ** -1.5  # one and a half halvings below the median
