@@ -100,19 +100,13 @@ def _merges(x: np.ndarray, parts: list[np.ndarray], method: str, progress) -> tu
 
 
 def groups_after(n: int, a: np.ndarray, b: np.ndarray, merges: int) -> np.ndarray:
-    """Group label of each of ``n`` items after the first ``merges`` merges (union-find)."""
-    parent = np.arange(n)
+    """Group label of each of ``n`` items after the first ``merges`` merges: the connected components
+    of the graph whose edges are those merges."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for j in range(merges):
-        ra, rb = root(int(a[j])), root(int(b[j]))
-        parent[max(ra, rb)] = min(ra, rb)
-    return np.array([root(i) for i in range(n)], dtype=np.int64)
+    edges = coo_matrix((np.ones(merges, dtype=np.int8), (a[:merges], b[:merges])), shape=(n, n))
+    return connected_components(edges, directed=False)[1].astype(np.int64)
 
 
 def representatives(x: np.ndarray, labels: np.ndarray, block: int = 65536) -> np.ndarray:
