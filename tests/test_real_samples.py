@@ -1,4 +1,5 @@
-"""Kvasir-SEG and CVC-ClinicDB adapters on the real samples (skipped when the samples are absent).
+"""Kvasir-SEG and CVC-ClinicDB adapters on the real samples, and the best selection pipeline on the
+unlabeled mucosa crops with planted ground truth (skipped when the samples are absent).
 
 The samples are read in place and imported into a temporary folder; nothing is copied into the
 repository.
