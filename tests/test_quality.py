@@ -91,6 +91,17 @@ def _request(images, ratio: float = 0.5, pool=None) -> SelectionRequest:
     return SelectionRequest(ratio=ratio, seed=0, embeddings=emb, pool=pool, load_images=load)
 
 
+def test_screen_passes_its_badness_on(planted) -> None:
+    images, n_clean, _ = planted
+    selector = QualityFilter()
+    request = _request(images)
+    answer = selector.screen(request)
+    badness, _, _ = selector.scores(request)
+    assert answer.badness is not None and np.array_equal(answer.badness, badness)
+    assert (badness[answer.indices] < selector.screen_at).all()
+    assert (badness[n_clean:] > badness[:n_clean].max()).all()  # every planted defect is worse than every clean frame
+
+
 def test_planted_defects_rank_below_clean_and_are_named(planted) -> None:
     images, n_clean, kinds = planted
     badness, worst, _ = QualityFilter().scores(_request(images))

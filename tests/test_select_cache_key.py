@@ -176,7 +176,7 @@ def test_unchanged_implementation_is_served_from_cache(data, tmp_path, monkeypat
     assert Counted.runs == 1
     assert second_stage == first_stage and (second_stage / "stage.json").stat().st_mtime_ns == built
     assert np.array_equal(first, second)
-    assert set(meta["implementation"]) == {"plugin", "package", "version", "source_sha256"}
+    assert set(meta["implementation"]) == {"plugin", "package", "version", "source_sha256", "harness_sha256"}
 
 
 def test_package_hash_covers_its_helper_modules(tmp_path, monkeypatch) -> None:
@@ -195,6 +195,39 @@ def test_package_hash_covers_its_helper_modules(tmp_path, monkeypatch) -> None:
     finally:
         sys.modules.pop("cachekey_pkg", None)
         sys.modules.pop("cachekey_pkg.helper", None)
+
+
+def test_edited_harness_selection_code_is_recomputed(data, tmp_path, monkeypatch) -> None:
+    """A selector that calls shared harness code (``delbench.select.similarity``, a pipeline) gives
+    another subset when that code changes, though its own source did not."""
+    from delbench.plugin import provenance
+
+    package = tmp_path / "harness_stub"
+    package.mkdir()
+    (package / "__init__.py").write_text("RULE = 'first'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.setattr(provenance, "SELECTION_CODE", ("harness_stub",))
+    cache = tmp_path / "cache"
+    try:
+        with registered_selector(Counted):
+            first_stage, _, first_meta = select(data, cache, "counted")
+        (package / "helper.py").write_text("RULE = 'last'\n")  # a new module in the harness package
+        with registered_selector(Counted):
+            second_stage, _, second_meta = select(data, cache, "counted")
+    finally:
+        sys.modules.pop("harness_stub", None)
+    assert second_stage != first_stage
+    assert first_meta["implementation"]["source_sha256"] == second_meta["implementation"]["source_sha256"]
+    assert first_meta["implementation"]["harness_sha256"] != second_meta["implementation"]["harness_sha256"]
+
+
+def test_default_harness_code_covers_the_selection_package() -> None:
+    from delbench.plugin import provenance
+
+    assert provenance.code_hash() == provenance.code_hash(("delbench.select", "delbench.selection"))
+    assert provenance.code_hash(("delbench.select",)) != provenance.code_hash(("delbench.selection",))
+    assert len(provenance.code_hash(("no_such_module_here",))) == 64  # named, never raises
 
 
 def _partial_target(ratio: float = 0.5) -> None:

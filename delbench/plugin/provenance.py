@@ -5,9 +5,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import importlib
 import sys
 from pathlib import Path
 from typing import Any, Callable
+
+# The harness code every selector runs through or may call (the contract, pipelines, the shared
+# similarity tools): a change there can change a subset as much as an edit of the selector itself.
+SELECTION_CODE: tuple[str, ...] = ("delbench.select", "delbench.selection")
 
 
 def implementation_hash(factory: Callable[..., Any]) -> str:
@@ -22,17 +27,43 @@ def implementation_hash(factory: Callable[..., Any]) -> str:
     digest = hashlib.sha256(_qualified_name(target).encode())
     files = _source_files(target)
     if files:
-        for root, path in files:
-            # relative path and length before the bytes, so moving a byte across files changes the hash
-            try:
-                data = path.read_bytes()
-            except OSError:  # vanished or unreadable since the walk: still hash its name
-                data = b""
-            digest.update(f"\0{path.relative_to(root).as_posix()}\0{len(data)}\0".encode())
-            digest.update(data)
+        _hash_files(digest, files)
     else:
         digest.update(b"\0source\0" + _source_text(target).encode())
     return digest.hexdigest()
+
+
+def code_hash(modules: tuple[str, ...] = SELECTION_CODE) -> str:
+    """The sha256 of the source files of ``modules`` (a package: every file under it), by default the
+    harness's selection code. Never raises: a module that cannot be found is hashed by its name."""
+    digest = hashlib.sha256()
+    for name in modules:
+        digest.update(f"\0module\0{name}".encode())
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        init = getattr(module, "__file__", None)
+        if not init:
+            continue
+        path = Path(init).resolve()
+        if path.name == "__init__.py":
+            files = sorted(p for p in path.parent.rglob("*.py") if "__pycache__" not in p.parts and p.is_file())
+            _hash_files(digest, [(path.parent, p) for p in files])
+        else:
+            _hash_files(digest, [(path.parent, path)])
+    return digest.hexdigest()
+
+
+def _hash_files(digest: Any, files: list[tuple[Path, Path]]) -> None:
+    for root, path in files:
+        # relative path and length before the bytes, so moving a byte across files changes the hash
+        try:
+            data = path.read_bytes()
+        except OSError:  # vanished or unreadable since the walk: still hash its name
+            data = b""
+        digest.update(f"\0{path.relative_to(root).as_posix()}\0{len(data)}\0".encode())
+        digest.update(data)
 
 
 def _unwrap(factory: Any) -> Any:

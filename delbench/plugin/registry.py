@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from delbench.errors import DelbenchError
+from delbench.plugin import provenance
 from delbench.plugin.provenance import implementation_hash
 
 T = TypeVar("T")
@@ -38,13 +39,18 @@ class Entry:
 
     def implementation(self) -> dict[str, str]:
         """Who provides this entry and a hash of its source: what cached results of it are keyed by, so
-        another plugin under the same name, a new version or an edited source is never served stale."""
-        return {
+        another plugin under the same name, a new version or an edited source is never served stale.
+        A selector's also hashes the harness's selection code (``provenance.SELECTION_CODE``), which
+        it runs through and may call."""
+        out = {
             "plugin": self.plugin,
             "package": self.package,
             "version": self.version,
             "source_sha256": implementation_hash(self.factory),
         }
+        if self.kind == "selector":
+            out["harness_sha256"] = provenance.code_hash(provenance.SELECTION_CODE)
+        return out
 
     def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
         """``params`` checked and converted to the factory's annotated types (``delbench.plugin.paramtypes``);

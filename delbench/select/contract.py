@@ -35,6 +35,10 @@ class SelectionRequest:
     ``pool`` holds the pool's manifest rows in the same order (or None when selecting from embeddings
     alone). ``load_images(indices)`` yields HxWx3 uint8 arrays for pixel-level methods (None when no
     images are available). ``progress(fraction, message)`` reports progress in [0, 1].
+
+    ``badness`` is set inside a pipeline (``quality>meddel``): a read-only float64 [N], how bad each
+    item looked to the screens before this stage (higher worse; None outside a pipeline or when no
+    screen scored). A stage that drops one of two near-duplicates may use it to keep the better one.
     """
 
     ratio: float
@@ -43,6 +47,7 @@ class SelectionRequest:
     pool: "pd.DataFrame | None" = None
     load_images: ImageLoader | None = None
     progress: Progress = no_progress
+    badness: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -62,11 +67,14 @@ class Selection:
 
     ``reasons`` optionally maps a removal reason (``outlier``, ``duplicate``, ...) to the pool indices
     removed for it. ``info`` records the parameters actually used (a calibrated threshold, say).
+    A screen (a pipeline stage's ``screen``) may also give ``badness``: one float per item of its
+    request, higher worse; the pipeline passes it to the later stages as ``request.badness``.
     """
 
     indices: np.ndarray
     reasons: Mapping[str, np.ndarray] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    badness: np.ndarray | None = None
 
 
 @runtime_checkable

@@ -8,6 +8,10 @@ would leave fewer than round(R*N) items, that stage meets the budget itself with
 own ranking) and the stages after it have nothing left to remove; ``info["budget_met_by"]`` names
 the stage that met it.
 
+A screen may score every item it saw (``Selection.badness``, higher worse). The later stages get the
+survivors' scores as ``request.badness`` (the worst over the screens so far), so a deduplicating stage
+can keep the better of two near-duplicates: ``meddel`` and ``dedup-only`` do.
+
 Removal reasons are kept per stage, each under the stage's name: ``quality:blur`` (from the screen),
 ``meddel:duplicate`` (from the last stage). A stage's parameters are given as ``STAGE.KEY``:
 ``--param "quality>meddel.meddel.epsilon_quantile=0.05"``.
@@ -42,10 +46,15 @@ def stage_names(name: str) -> list[str]:
     return parts
 
 
-def sub_request(request: SelectionRequest, alive: np.ndarray, progress: Any = None) -> SelectionRequest:
-    """The request restricted to pool items ``alive``: their embeddings, pool rows and images, in order."""
+def sub_request(request: SelectionRequest, alive: np.ndarray, progress: Any = None,
+                badness: np.ndarray | None = None) -> SelectionRequest:
+    """The request restricted to pool items ``alive``: their embeddings, pool rows and images, in order;
+    ``badness`` (aligned with ``alive``) is what the screens so far made of them."""
     emb = np.ascontiguousarray(request.embeddings[alive])
     emb.flags.writeable = False
+    if badness is not None:
+        badness = np.array(badness, dtype=np.float64)
+        badness.flags.writeable = False
     pool = request.pool.iloc[alive].reset_index(drop=True) if request.pool is not None else None
     loader = None
     if request.load_images is not None:
@@ -54,7 +63,7 @@ def sub_request(request: SelectionRequest, alive: np.ndarray, progress: Any = No
         def loader(indices: Iterable[int]) -> Any:
             return base([int(alive[int(i)]) for i in indices])
 
-    return replace(request, embeddings=emb, pool=pool, load_images=loader,
+    return replace(request, embeddings=emb, pool=pool, load_images=loader, badness=badness,
                    progress=progress if progress is not None else request.progress)
 
 
@@ -79,6 +88,7 @@ class _Screened:
     alive: np.ndarray  # pool indices left after this many screens
     reasons: dict[str, np.ndarray]
     info: dict[str, Any]
+    badness: np.ndarray | None = None  # aligned with alive: the worst any screen so far found
 
 
 class Pipeline(SelectsMany):
@@ -98,17 +108,19 @@ class Pipeline(SelectsMany):
         chain = [_Screened(np.arange(n), {}, {})]
         for i, (stage, selector) in enumerate(self.stages[:-1]):
             prev = chain[-1]
-            sub = sub_request(request, prev.alive, scaled(request.progress, i / parts, (i + 1) / parts))
-            kept, why = _screen(stage, selector, sub)
+            sub = sub_request(request, prev.alive, scaled(request.progress, i / parts, (i + 1) / parts), prev.badness)
+            kept, why, bad = _screen(stage, selector, sub)
             removed = np.setdiff1d(np.arange(len(prev.alive)), kept)
             reasons = {**prev.reasons, **_tagged(stage, why, prev.alive, removed)}
-            chain.append(_Screened(prev.alive[kept], reasons, {**prev.info, stage: {"screened_out": int(removed.size)}}))
+            worst = [b[kept] for b in (prev.badness, bad) if b is not None]
+            chain.append(_Screened(prev.alive[kept], reasons, {**prev.info, stage: {"screened_out": int(removed.size)}},
+                                   np.maximum.reduce(worst) if worst else None))
         out: dict[float, Selection] = {}
         last_stage, last = self.stages[-1]
         final = [r for r in ratios if len(chain[-1].alive) >= target_count(r, n)]
         if final:
             alive = chain[-1].alive
-            sub = sub_request(request, alive, scaled(request.progress, (parts - 1) / parts, 1.0))
+            sub = sub_request(request, alive, scaled(request.progress, (parts - 1) / parts, 1.0), chain[-1].badness)
             local = {r: target_count(r, n) / len(alive) for r in final}
             answers = run_selector(last, sub, ratios=sorted(set(local.values())))
             for r in final:
@@ -121,7 +133,7 @@ class Pipeline(SelectsMany):
             k = max(i for i, c in enumerate(chain) if len(c.alive) >= count)
             stage, selector = self.stages[k]
             alive = chain[k].alive
-            sub = sub_request(request, alive)
+            sub = sub_request(request, alive, badness=chain[k].badness)
             answer = run_selector(selector, sub, ratios=[count / len(alive)])[count / len(alive)]
             out[r] = self._answer(chain[k], stage, answer, alive)
         return out
@@ -140,8 +152,9 @@ class Pipeline(SelectsMany):
         return Selection(indices=alive[answer.indices], reasons=reasons, info=info)
 
 
-def _screen(stage: str, selector: Any, request: SelectionRequest) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """What a screen keeps (sorted local indices) and its reasons for the rest, checked."""
+def _screen(stage: str, selector: Any,
+            request: SelectionRequest) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None]:
+    """What a screen keeps (sorted local indices), its reasons for the rest and its badness, checked."""
     answer = selector.screen(request)
     if not isinstance(answer, Selection):
         raise DelbenchError(f"selector {stage!r}: screen returned {type(answer).__name__}, expected a Selection")
@@ -149,7 +162,16 @@ def _screen(stage: str, selector: Any, request: SelectionRequest) -> tuple[np.nd
     if idx.size and (idx[0] < 0 or idx[-1] >= request.n):
         raise DelbenchError(f"selector {stage!r}: screen kept index {int(idx[0] if idx[0] < 0 else idx[-1])}, "
                             f"outside [0, {request.n})")
-    return idx, {k: np.asarray(v, dtype=np.int64) for k, v in (answer.reasons or {}).items()}
+    bad = answer.badness
+    if bad is not None:
+        bad = np.asarray(bad, dtype=np.float64)
+        if bad.shape != (request.n,):
+            raise DelbenchError(f"selector {stage!r}: screen gave badness of shape {bad.shape}, expected one value "
+                                f"for each of the {request.n} items it screened")
+        if not np.isfinite(bad).all():
+            raise DelbenchError(f"selector {stage!r}: screen gave a non-finite badness for item "
+                                f"{int(np.flatnonzero(~np.isfinite(bad))[0])}; give every item a finite score")
+    return idx, {k: np.asarray(v, dtype=np.int64) for k, v in (answer.reasons or {}).items()}, bad
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ Everything works on L2-normalised float32 embeddings, so an inner product is a c
 * :func:`spherical_kmeans` — faiss spherical k-means, trained on a seeded subsample.
 * :func:`assign` — each item's nearest centroid and its cosine to it, in bounded blocks.
 * :func:`within_cluster_scores` — for each item, its max cosine to any item of its own cluster that
-  is nearer the centroid (the SemDeDup score). Computed with blocked GEMMs per cluster over the
+  is ranked before it: nearer the centroid (the SemDeDup score), or, given a pipeline's ``badness``,
+  better by it first (so of two near-duplicates the worse one scores and goes). Computed with blocked GEMMs per cluster over the
   lower triangle in 1024-row panels, so the work is between sum(n_c^2) * D / 2 and sum(n_c^2) * D
   multiply-adds and the memory a few tiles.
 * :func:`cluster_scores` — all three in one call, with the k-means settings of a
@@ -45,8 +46,9 @@ class ClusterScores:
     """Per-item results of one clustering + within-cluster similarity pass.
 
     ``labels`` [N] int64 cluster of each item; ``centroid_sim`` [N] float32 cosine to its centroid;
-    ``dup_score`` [N] float32 max cosine to any item of the same cluster ranked nearer the centroid
-    (-inf for each cluster's nearest item); ``k`` the number of centroids.
+    ``dup_score`` [N] float32 max cosine to any item of the same cluster ranked before it (nearer the
+    centroid, or better by a pipeline's badness first; -inf for each cluster's first item); ``k`` the
+    number of centroids.
     """
 
     labels: np.ndarray
@@ -159,9 +161,14 @@ def assign(x: np.ndarray, centroids: np.ndarray, *, block: int = 16384,
     return labels, sims
 
 
-def cluster_order(labels: np.ndarray, centroid_sim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Items grouped by cluster, nearest the centroid first (ties by index); and cluster boundaries."""
-    order = np.lexsort((-centroid_sim.astype(np.float64), labels))
+def cluster_order(labels: np.ndarray, centroid_sim: np.ndarray,
+                  badness: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Items grouped by cluster, nearest the centroid first (ties by index), or, given ``badness``,
+    the least bad first and nearest the centroid among equals; and cluster boundaries."""
+    keys = [-centroid_sim.astype(np.float64), labels]
+    if badness is not None:
+        keys.insert(1, np.asarray(badness, dtype=np.float64))
+    order = np.lexsort(keys)
     counts = np.bincount(labels, minlength=int(labels.max()) + 1 if labels.size else 0)
     bounds = np.concatenate([[0], np.cumsum(counts)])
     return order, bounds
@@ -190,11 +197,13 @@ def within_cluster_scores(
     col_block: int = BLOCK,
     max_gather_rows: int = MAX_GATHER_ROWS,
     progress: Progress | None = None,
+    badness: np.ndarray | None = None,
 ) -> np.ndarray:
-    """For each item, max cosine to any item of its own cluster ranked nearer the centroid.
+    """For each item, max cosine to any item of its own cluster ranked before it.
 
-    Ranking is by ``centroid_sim`` descending, ties by index. Each cluster's nearest item scores
-    -inf (it has no earlier item). A panel of ``block`` rows is multiplied only against the rows
+    Ranking is by ``centroid_sim`` descending, ties by index; given ``badness`` (a pipeline's screen
+    scores, higher worse), by badness ascending first. Each cluster's first item scores -inf (it has
+    no earlier item). A panel of ``block`` rows is multiplied only against the rows
     before its end, so the GEMMs cover the lower triangle in steps of ``block`` rows, with tiles of
     at most ``block`` x ``col_block`` floats.
     """
@@ -202,7 +211,7 @@ def within_cluster_scores(
     score = np.full(n, -np.inf, dtype=np.float32)
     if n == 0:
         return score
-    order, bounds = cluster_order(labels, centroid_sim)
+    order, bounds = cluster_order(labels, centroid_sim, badness)
     total = float(np.sum(np.diff(bounds).astype(np.float64) ** 2)) or 1.0
     done = 0.0
     for c in range(len(bounds) - 1):
@@ -234,9 +243,10 @@ def cluster_scores(
     seed: int = 0,
     threads: int | None = None,
     progress: Progress | None = None,
+    badness: np.ndarray | None = None,
 ) -> ClusterScores:
     """Spherical k-means (``options``, default ``ClusterOptions()``), assignment and within-cluster
-    scores in one pass (see module docstring)."""
+    scores in one pass (see module docstring); ``badness`` ranks the items of a cluster first."""
     options = options or ClusterOptions()
     report = progress or no_progress
     if x.ndim != 2 or x.shape[0] == 0:
@@ -246,7 +256,7 @@ def cluster_scores(
     report(0.3, "assign")
     labels, sims = assign(x, centroids, progress=scaled(progress, 0.3, 0.5))
     report(0.5, "within-cluster similarity")
-    dup = within_cluster_scores(x, labels, sims, progress=scaled(progress, 0.5, 1.0))
+    dup = within_cluster_scores(x, labels, sims, progress=scaled(progress, 0.5, 1.0), badness=badness)
     report(1.0, "scored")
     return ClusterScores(labels=labels, centroid_sim=sims, dup_score=dup, k=int(centroids.shape[0]))
 
@@ -293,7 +303,9 @@ class ClusterOptions:
                                 f"give k <= {n} or omit it for sqrt(N)")
 
     def scores(self, request: Any) -> ClusterScores:
-        """The cluster scores of a ``SelectionRequest``'s embeddings, seeded and reporting progress as it asks."""
+        """The cluster scores of a ``SelectionRequest``'s embeddings, seeded and reporting progress as it
+        asks; a pipeline's ``request.badness`` ranks the items of a cluster."""
         embeddings = request.embeddings
         self.check_k(embeddings.shape[0])
-        return cluster_scores(embeddings, self, seed=request.seed, progress=request.progress)
+        return cluster_scores(embeddings, self, seed=request.seed, progress=request.progress,
+                              badness=getattr(request, "badness", None))

@@ -6,6 +6,9 @@ its cluster exceeds the threshold (SemDeDup's ``1 - eps``). The first item of ea
 earlier item and stays unless the budget is smaller than the number of clusters (then reason
 ``budget``). The threshold is calibrated to the target ratio as a quantile of the per-item scores, so
 every ratio comes from one pass; ties are broken by a seeded order so the kept count is exact.
+
+After a screen (``quality>dedup-only``) a cluster's items are ordered by the screen's badness first
+and by cosine to the centroid among equals, so of two near-duplicates the worse frame goes.
 """
 from __future__ import annotations
 
@@ -35,6 +38,8 @@ class SemDeDup(SelectsMany):
         n = request.n
         scores = self.cluster.scores(request)
         dup = scores.dup_score
+        kept_rule = ("the better by the screen's badness, then the nearer the centroid"
+                     if request.badness is not None else "the nearer the centroid")
         order = removal_order(dup, request.seed)
         out = {}
         for r in ratios:
@@ -48,6 +53,7 @@ class SemDeDup(SelectsMany):
                 reasons["budget"] = removed[~finite]
             info = {
                 "k": scores.k,
+                "duplicate_kept": kept_rule,
                 "niter": self.cluster.niter,
                 "ratio": r,
                 "threshold": threshold,

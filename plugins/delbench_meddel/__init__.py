@@ -8,7 +8,10 @@
    and only the scale of epsilon differs.
 3. Duplicates: inside a cluster, of a pair with cosine > eta the item farther from the centroid is
    removed. Equivalently, an item goes when its max cosine to any item of its cluster nearer the
-   centroid exceeds eta — that score is computed once per item.
+   centroid exceeds eta — that score is computed once per item. After a screen (``quality>meddel``)
+   the worse item of the pair by the screen's badness is removed, the farther one only among equals:
+   a blurred frame sits nearer the mean of its cluster than its sharp neighbour, so the paper's rule
+   alone keeps the blurred one.
 4. Target ratio: eta is a quantile of the scores (epsilon fixed), so every ratio comes from one pass
    and the kept count is exactly round(R*N), ties broken by a seeded order. If epsilon alone removes
    more than the budget allows, epsilon is relaxed (the least-outlying outliers are kept) and the
@@ -82,7 +85,8 @@ class MedDEL(SelectsMany):
         n_out = int(outlier.sum())
         base = {"k": scores.k, "niter": self.cluster.niter, "epsilon": epsilon, "distance": "cosine (1 - cos to centroid)",
                 "epsilon_quantile": self.epsilon_quantile, "outliers_at_epsilon": n_out,
-                "max_centroid_distance": float(dist.max()) if n else 0.0}
+                "max_centroid_distance": float(dist.max()) if n else 0.0,
+                "duplicate_kept": _kept_rule(request)}
         return {r: self._answer(r, n, order, outlier, dist, scores.dup_score, n_out, base) for r in ratios}
 
     def _answer(self, ratio: float, n: int, order: np.ndarray, outlier: np.ndarray, dist: np.ndarray,
@@ -119,6 +123,13 @@ class MedDEL(SelectsMany):
         if budget_idx.size:
             reasons["budget"] = budget_idx
         return Selection(indices=kept, reasons=reasons, info=info)
+
+
+def _kept_rule(request: SelectionRequest) -> str:
+    """Which member of a near-duplicate pair stays, as the sidecar records it."""
+    if getattr(request, "badness", None) is not None:
+        return "the better by the screen's badness, then the nearer the centroid"
+    return "the nearer the centroid"
 
 
 def _warnings(ratio: float, epsilon: float, quantile: float, n_out: int, removed_out: int, eps_used: float,

@@ -57,7 +57,8 @@ The absolute thresholds are set for frames analysed at 64 pixels (``size``) and 
 synthetic ``ci`` pool, a seed-1 ``smoke`` pool and that pool with planted disruptions (``delbench data
 plant``); blur and bubbles are relative to the frame's centre.
 As the first stage of a pipeline the filter screens: it removes every frame with badness of at least
-``screen_at`` (0.5), whatever the budget.
+``screen_at`` (0.5), whatever the budget, and passes every survivor's badness on to the later stages,
+so ``meddel`` and ``dedup-only`` keep the better frame of two near-duplicates.
 """
 from __future__ import annotations
 
@@ -332,7 +333,7 @@ class QualityFilter(SelectsMany):
         bad = badness >= self.screen_at
         reasons = {f"quality:{s}": np.flatnonzero(bad & (worst == i)) for i, s in enumerate(self.issues)}
         return Selection(indices=np.flatnonzero(~bad), reasons={k: v for k, v in reasons.items() if v.size},
-                         info={"screen_at": self.screen_at})
+                         info={"screen_at": self.screen_at}, badness=badness)
 
     def select_many(self, request: SelectionRequest, ratios: Iterable[float]) -> dict[float, Selection]:
         from delbench.select.similarity import removal_order
