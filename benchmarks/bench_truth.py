@@ -4,7 +4,7 @@ records ``gt_quality`` and ``gt_group``, at the ratio that keeps exactly the dis
 For each embedder it runs ``delbench embed`` (through a protocol override of ``[embed] embedder``),
 then ``delbench select`` for each selector at the root's ideal ratio (or ``--ratio``), and
 ``delbench subset score``; prints one Markdown row per (selector, embedder) with originals kept,
-groups resolved and junk removed, averaged over ``--seeds``.
+groups resolved, junk removed and the disruption type removed least, averaged over ``--seeds``.
 
     python benchmarks/bench_truth.py ROOT --embedders thumb,phash,ssl \\
         --selectors meddel,dedup-only,coreset,random,quality,"quality>meddel"
@@ -54,8 +54,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-truth-"))
     cache = args.cache or work / "cache"
     print(f"root {root}, ratio {ratio:g}, seeds {','.join(seeds)}\n")
-    print("| selector | embedder | originals kept | groups resolved | junk removed | wall s |")
-    print("|---|---|---|---|---|---|")
+    print("| selector | embedder | originals kept | groups resolved | junk removed | least removed type | wall s |")
+    print("|---|---|---|---|---|---|---|")
     done_pixel: set[str] = set()
     epsilon_rows: list[str] = []
     for embedder in [e for e in args.embedders.split(",") if e]:
@@ -80,9 +80,13 @@ def main() -> None:
                     epsilon_rows.append(f"| `{embedder}` | {info.get('max_centroid_distance', float('nan')):.3f} | "
                                         f"{info.get('outliers_at_epsilon')} | {info.get('k')} |")
             mean = {k: sum(s[k] for s in scores) / len(scores) for k in ("originals_kept", "groups_resolved", "junk_removed")}
+            types = {t: sum(s["junk_removed_by_type"][t] for s in scores) / len(scores)
+                     for t in scores[0]["junk_removed_by_type"]}
+            least = min(types, key=types.get) if types else None
             shown = "(pixels)" if selector in PIXEL_ONLY else f"`{embedder}`"
             print(f"| `{selector}` | {shown} | {mean['originals_kept']:.2f} | {mean['groups_resolved']:.2f} | "
-                  f"{mean['junk_removed']:.2f} | {sum(seconds) / len(seconds):.1f} |", flush=True)
+                  f"{mean['junk_removed']:.2f} | {f'{least} {types[least]:.2f}' if least else '-'} | "
+                  f"{sum(seconds) / len(seconds):.1f} |", flush=True)
             if selector in PIXEL_ONLY:
                 done_pixel.add(selector)
     if epsilon_rows:
