@@ -102,6 +102,53 @@ def test_screen_passes_its_badness_on(planted) -> None:
     assert (badness[n_clean:] > badness[:n_clean].max()).all()  # every planted defect is worse than every clean frame
 
 
+def test_a_pipeline_that_falls_back_to_the_screen_reads_each_image_once(planted) -> None:
+    """At R above the screen's survivors, the screen meets the budget itself: it must not measure the
+    images a second time, and a pool without file hashes (nothing to recognise them by) still works."""
+    import pandas as pd
+
+    from delbench.plugin.manager import get_plugins
+
+    images, n_clean, _ = planted
+    n = len(images)
+    reads: list[int] = []
+
+    def counted(pool):
+        request = _request(images, ratio=0.9, pool=pool)
+        base = request.load_images
+
+        def load(indices):
+            indices = list(indices)
+            reads.extend(indices)
+            yield from base(indices)
+
+        return SelectionRequest(ratio=0.9, seed=0, embeddings=request.embeddings, pool=pool, load_images=load)
+
+    hashed = pd.DataFrame({"id": [f"f{i}" for i in range(n)], "sha256": [f"{i:064x}" for i in range(n)]})
+    pipeline = get_plugins().selectors.get("quality>random").create()
+    answer = pipeline.select(counted(hashed))
+    assert answer.info["budget_met_by"] == "quality" and len(answer.indices) == round(0.9 * n)
+    assert sorted(reads) == list(range(n))
+    reads.clear()
+    again = get_plugins().selectors.get("quality>random").create().select(counted(hashed.drop(columns="sha256")))
+    assert np.array_equal(np.sort(again.indices), np.sort(answer.indices))
+    assert sorted(reads) == sorted(list(range(n)) * 2)  # no hashes: measured again, same answer
+
+
+def test_other_images_are_measured_afresh(planted) -> None:
+    import pandas as pd
+
+    images, _, _ = planted
+    n = len(images)
+    selector = QualityFilter()
+    pool = pd.DataFrame({"id": [f"f{i}" for i in range(n)], "sha256": [f"{i:064x}" for i in range(n)]})
+    first = selector.scores(_request(images, pool=pool))[0]
+    swapped = images[::-1]
+    other = pool.assign(sha256=pool["sha256"][::-1].to_numpy())  # the same files, in the other order
+    second = selector.scores(_request(swapped, pool=other))[0]
+    assert np.allclose(second, first[::-1])
+
+
 def test_planted_defects_rank_below_clean_and_are_named(planted) -> None:
     images, n_clean, kinds = planted
     badness, worst, _ = QualityFilter().scores(_request(images))

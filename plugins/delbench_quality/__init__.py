@@ -312,11 +312,18 @@ class QualityFilter(SelectsMany):
         if isinstance(screen_at, bool) or not isinstance(screen_at, (int, float)) or not 0.0 < float(screen_at) <= 1.0:
             raise DelbenchError(f"quality: screen_at={screen_at!r} is the badness a screen removes from, in (0, 1]")
         self.screen_at = float(screen_at)
+        self._last: tuple[str, Any] | None = None
 
     def scores(self, request: SelectionRequest) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        """(badness [N], worst issue index into self.issues [N], per-issue scores)."""
+        """(badness [N], worst issue index into self.issues [N], per-issue scores). The last answer is
+        kept for the same images (by the pool's ``sha256`` column): a pipeline whose screen leaves too
+        few items asks the screen again to meet the budget, and reading every image twice is the
+        whole cost."""
         if request.load_images is None:
             raise DelbenchError("quality: needs the pool images (pass --pool manifest.parquet with the images beside it)")
+        key = _content_key(request)
+        if key is not None and self._last is not None and self._last[0] == key:
+            return self._last[1]
         f = measure(request.load_images, request.n, self.size, request.progress)
         groups = None
         if request.pool is not None and "center" in request.pool.columns and len(request.pool) == request.n:
@@ -324,7 +331,9 @@ class QualityFilter(SelectsMany):
         every = issue_scores(f, groups)
         table = np.stack([every[s] for s in self.issues], axis=1)
         table = np.where(np.isfinite(table), table, 0.0)
-        return table.max(axis=1), table.argmax(axis=1), {s: every[s] for s in self.issues}
+        answer = table.max(axis=1), table.argmax(axis=1), {s: every[s] for s in self.issues}
+        self._last = None if key is None else (key, answer)
+        return answer
 
     def screen(self, request: SelectionRequest) -> Selection:
         """As the first stage of a pipeline (``quality>meddel``): keep every frame whose badness is
@@ -356,6 +365,20 @@ class QualityFilter(SelectsMany):
             }
             out[r] = Selection(indices=kept, reasons=reasons, info=info)
         return out
+
+
+def _content_key(request: SelectionRequest) -> str | None:
+    """A digest of which images, in which order, a request holds (their files' sha256 and the pool's
+    centres, which the blur reference depends on); None when the pool does not record file hashes."""
+    import hashlib
+
+    pool = request.pool
+    if pool is None or "sha256" not in pool.columns or len(pool) != request.n or pool["sha256"].isna().any():
+        return None
+    digest = hashlib.sha256("\0".join(pool["sha256"].astype(str)).encode())
+    if "center" in pool.columns:
+        digest.update(("\1" + "\0".join(pool["center"].fillna("").astype(str))).encode())
+    return digest.hexdigest()
 
 
 @hookimpl
