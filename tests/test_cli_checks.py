@@ -124,6 +124,22 @@ def test_entry_coerces_by_annotation() -> None:
             assert needle in str(info.value) and "\n" not in str(info.value)
         assert entry.filled_params({"count": 2.0}) == {"flag": False, "label": "a", "scale": None, "sizes": None,
                                                        "count": 2, "anything": None}
+        # a comma string is a list: `--param sizes=3,4` and `--param sizes=[3,4]` are one run, one cache key
+        assert entry.check_params({"sizes": "3, 4"}) == entry.check_params({"sizes": [3, 4]}) == {"sizes": [3, 4]}
+        assert entry.check_params({"label": "x,y"}) == {"label": "x,y"}  # a string parameter keeps its commas
+        with pytest.raises(DelbenchError, match=r"sizes='3,x' must be a list or null"):
+            entry.create(sizes="3,x")
+
+
+def test_hkmeans_levels_written_either_way_are_one_cache_key() -> None:
+    from delbench.compare.runner import select_key
+    from delbench.plugin.manager import get_plugins
+    from delbench.store.cache import config_hash
+
+    entry = get_plugins().selectors.get("hkmeans")
+    keys = {config_hash(select_key("hkmeans", {}, entry.filled_params({"k": k}), "emb", 0, (0.5,), "pool"))
+            for k in ("30,4", "30, 4", [30, 4])}
+    assert len(keys) == 1
 
 
 # --- compare / validate: every option is checked before any work, and a failure leaves nothing ----

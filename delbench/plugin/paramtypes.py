@@ -76,6 +76,9 @@ def _convert(value: Any, hint: Any) -> Any:
         if isinstance(value, (bool, int, float)):
             return json.dumps(value)  # the CLI read `name=12` as JSON; give back the text typed
     elif (origin or hint) in (list, tuple):
+        if isinstance(value, str) and value.strip():
+            # `k=300,20` on the command line: the items of a list, each read as JSON where it parses
+            value = [_json_or_text(part.strip()) for part in value.split(",")]
         if isinstance(value, (list, tuple)):
             if origin is tuple and args and args[-1] is not Ellipsis:
                 if len(args) != len(value):
@@ -91,6 +94,13 @@ def _convert(value: Any, hint: Any) -> Any:
     else:
         return value  # Any, an unannotated parameter or a type we do not know: the selector checks it
     raise _Mismatch(_describe(hint))
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def coerce_params(kind: str, name: str, factory: Callable[..., Any], params: dict[str, Any]) -> dict[str, Any]:

@@ -74,8 +74,8 @@ class HKMeans(SelectsMany):
 
     name = "hkmeans"
 
-    def __init__(self, levels: int = 2, k: str | list[int] | None = None, resampling_steps: int = 5,
-                 sample_size: str | list[int] | None = None, strategy: Literal["r", "c"] = "r",
+    def __init__(self, levels: int = 2, k: list[int] | int | None = None, resampling_steps: int = 5,
+                 sample_size: list[int] | int | None = None, strategy: Literal["r", "c"] = "r",
                  niter: int = 20) -> None:
         if not 1 <= int(levels) <= MAX_LEVELS:
             raise DelbenchError(f"hkmeans: levels={levels!r} must be between 1 and {MAX_LEVELS} (default 2)")
