@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
 import importlib
+import inspect
 import sys
 from pathlib import Path
 from typing import Any, Callable

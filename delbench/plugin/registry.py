@@ -8,7 +8,6 @@ from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from delbench.errors import DelbenchError
 from delbench.plugin import provenance
-from delbench.plugin.provenance import implementation_hash
 
 T = TypeVar("T")
 
@@ -46,7 +45,7 @@ class Entry:
             "plugin": self.plugin,
             "package": self.package,
             "version": self.version,
-            "source_sha256": implementation_hash(self.factory),
+            "source_sha256": provenance.implementation_hash(self.factory),
         }
         if self.kind == "selector":
             out["harness_sha256"] = provenance.code_hash(provenance.SELECTION_CODE)

@@ -7,9 +7,9 @@ Everything works on L2-normalised float32 embeddings, so an inner product is a c
 * :func:`assign` — each item's nearest centroid and its cosine to it, in bounded blocks.
 * :func:`within_cluster_scores` — for each item, its max cosine to any item of its own cluster that
   is ranked before it: nearer the centroid (the SemDeDup score), or, given a pipeline's ``badness``,
-  better by it first (so of two near-duplicates the worse one scores and goes). Computed with blocked GEMMs per cluster over the
-  lower triangle in 1024-row panels, so the work is between sum(n_c^2) * D / 2 and sum(n_c^2) * D
-  multiply-adds and the memory a few tiles.
+  better by it first (so of two near-duplicates the worse one scores and goes). Computed with
+  blocked GEMMs per cluster over the lower triangle in 1024-row panels, so the work is between
+  sum(n_c^2) * D / 2 and sum(n_c^2) * D multiply-adds and the memory a few tiles.
 * :func:`cluster_scores` — all three in one call, with the k-means settings of a
   :class:`ClusterOptions`.
 
@@ -48,13 +48,15 @@ class ClusterScores:
     ``labels`` [N] int64 cluster of each item; ``centroid_sim`` [N] float32 cosine to its centroid;
     ``dup_score`` [N] float32 max cosine to any item of the same cluster ranked before it (nearer the
     centroid, or better by a pipeline's badness first; -inf for each cluster's first item); ``k`` the
-    number of centroids.
+    number of centroids; ``duplicate_kept`` says which member of a near-duplicate pair ranks first,
+    as a subset's ``info`` records it.
     """
 
     labels: np.ndarray
     centroid_sim: np.ndarray
     dup_score: np.ndarray
     k: int
+    duplicate_kept: str = "the nearer the centroid"
 
 
 def default_k(n: int) -> int:
@@ -258,7 +260,11 @@ def cluster_scores(
     report(0.5, "within-cluster similarity")
     dup = within_cluster_scores(x, labels, sims, progress=scaled(progress, 0.5, 1.0), badness=badness)
     report(1.0, "scored")
-    return ClusterScores(labels=labels, centroid_sim=sims, dup_score=dup, k=int(centroids.shape[0]))
+    kept = "the nearer the centroid"
+    if badness is not None:
+        kept = "the better by the screen's badness, then the nearer the centroid"
+    return ClusterScores(labels=labels, centroid_sim=sims, dup_score=dup, k=int(centroids.shape[0]),
+                         duplicate_kept=kept)
 
 
 def removal_order(primary: np.ndarray, seed: int) -> np.ndarray:

@@ -38,8 +38,6 @@ class SemDeDup(SelectsMany):
         n = request.n
         scores = self.cluster.scores(request)
         dup = scores.dup_score
-        kept_rule = ("the better by the screen's badness, then the nearer the centroid"
-                     if request.badness is not None else "the nearer the centroid")
         order = removal_order(dup, request.seed)
         out = {}
         for r in ratios:
@@ -53,7 +51,7 @@ class SemDeDup(SelectsMany):
                 reasons["budget"] = removed[~finite]
             info = {
                 "k": scores.k,
-                "duplicate_kept": kept_rule,
+                "duplicate_kept": scores.duplicate_kept,
                 "niter": self.cluster.niter,
                 "ratio": r,
                 "threshold": threshold,

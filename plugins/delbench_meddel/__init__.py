@@ -86,7 +86,7 @@ class MedDEL(SelectsMany):
         base = {"k": scores.k, "niter": self.cluster.niter, "epsilon": epsilon, "distance": "cosine (1 - cos to centroid)",
                 "epsilon_quantile": self.epsilon_quantile, "outliers_at_epsilon": n_out,
                 "max_centroid_distance": float(dist.max()) if n else 0.0,
-                "duplicate_kept": _kept_rule(request)}
+                "duplicate_kept": scores.duplicate_kept}
         return {r: self._answer(r, n, order, outlier, dist, scores.dup_score, n_out, base) for r in ratios}
 
     def _answer(self, ratio: float, n: int, order: np.ndarray, outlier: np.ndarray, dist: np.ndarray,
@@ -123,13 +123,6 @@ class MedDEL(SelectsMany):
         if budget_idx.size:
             reasons["budget"] = budget_idx
         return Selection(indices=kept, reasons=reasons, info=info)
-
-
-def _kept_rule(request: SelectionRequest) -> str:
-    """Which member of a near-duplicate pair stays, as the sidecar records it."""
-    if getattr(request, "badness", None) is not None:
-        return "the better by the screen's badness, then the nearer the centroid"
-    return "the nearer the centroid"
 
 
 def _warnings(ratio: float, epsilon: float, quantile: float, n_out: int, removed_out: int, eps_used: float,
