@@ -105,3 +105,64 @@ def test_exit_status_follows_the_verdict(tmp_path, monkeypatch, levels, code):
 
 def test_no_rung_is_no_pass():
     assert not judge(results(), ratios=()).passed
+
+
+# --- the precondition: pre-training matters -------------------------------------------------------
+
+def with_gap(gap: float, frame: pd.DataFrame | None = None, jitter: float = 0.002) -> pd.DataFrame:
+    """``frame`` (default: a table where every rung holds) with scratch set to full's score on the same
+    seed and task minus ``gap``, give or take ``jitter``."""
+    frame = results() if frame is None else frame.copy()
+    full = frame[frame["selector"] == "full"].set_index(["seed", "task"])["miou"]
+    scratch = frame["selector"] == "scratch"
+    keys = pd.MultiIndex.from_frame(frame.loc[scratch, ["seed", "task"]])
+    rng = np.random.default_rng(1)
+    frame.loc[scratch, "miou"] = full.reindex(keys).to_numpy() - gap + rng.normal(0, jitter, int(scratch.sum()))
+    return frame
+
+
+def test_precondition_fails_when_full_beats_scratch_by_too_little():
+    verdict = judge(with_gap(0.05))
+    assert all(r.lower > 0 for r in verdict.rungs)  # every rung holds ...
+    pre = verdict.precondition
+    assert pre.lower > 0 and pre.mean == pytest.approx(0.05, abs=0.005) and pre.threshold == 0.10
+    assert not pre.holds and not verdict.passed  # ... but pre-training matters too little for them to count
+    assert len(verdict.failures()) == 1 and verdict.failures()[0].startswith("precondition:")
+    assert verdict.to_dict()["precondition"] == {"mean": pre.mean, "lower": pre.lower, "threshold": 0.10, "n": 3,
+                                                 "holds": False}
+
+
+def test_precondition_holds_when_full_beats_scratch_by_enough():
+    verdict = judge(with_gap(0.15))
+    assert verdict.precondition.holds and verdict.passed, verdict.failures()
+    assert verdict.to_dict()["precondition"]["holds"] is True
+
+
+def test_precondition_needs_its_lower_bound_above_zero():
+    frame = results()
+    for seed, gap in zip((0, 1, 2), (0.40, -0.10, 0.05)):  # mean 0.117, but one seed goes the other way
+        rows = frame["seed"] == seed
+        frame.loc[rows] = with_gap(gap, frame, jitter=0.0).loc[rows]
+    pre = judge(frame).precondition
+    assert pre.mean >= 0.10 and pre.lower <= 0 and not pre.holds
+
+
+def test_a_failed_precondition_fails_the_command(tmp_path, monkeypatch):
+    frame = with_gap(0.05)
+    frame["ratio_achieved"] = frame["ratio_target"]
+    for col in ("miou_dataset", "dice", "del"):
+        frame[col] = frame["miou"]
+    for col in ("pretrain_steps", "pretrain_seconds", "select_seconds", "kept_bytes"):
+        frame[col] = 0
+    monkeypatch.setattr("delbench.compare.runner.run_compare", _fake_compare(frame))
+    result = CliRunner().invoke(cli, ["validate", "--protocol", "ci", "--out", str(tmp_path / "run"), "--no-plots"])
+    assert result.exit_code == 1, result.output
+    assert "precondition" in result.output.split("does not rank data by quality")[1]
+    line = next(i for i, text in enumerate(result.output.splitlines()) if text.startswith("precondition (pre-training"))
+    ladder = next(i for i, text in enumerate(result.output.splitlines()) if "Validity ladder" in text)
+    assert line < ladder and "does NOT hold" in result.output.splitlines()[line]
+    saved = json.loads((tmp_path / "run" / "validate.json").read_text())
+    assert saved["passed"] is False and saved["precondition"]["holds"] is False
+    assert "Precondition" in (tmp_path / "run" / "tables" / "validate.md").read_text()
+    report = (tmp_path / "run" / "report.html").read_text()
+    assert 'id="validate-precondition"' in report and "pre-training matters" in report

@@ -32,7 +32,9 @@ def validate(protocol: Protocol, data: Path | None, ratios: str, seeds: str | No
     and `scratch` references) through the ordinary compare machinery and cache, then prints, per rung
     and ratio, the per-seed paired differences of the task-mean test mIoU, their mean, the one-sided
     95% lower bound (Student t, seed as the unit) and the minimum detectable effect. Exits 1 unless
-    every rung holds with a lower bound above zero. It first prints its plan; --dry-run prints only that.
+    every rung holds with a lower bound above zero, and the precondition that pre-training matters:
+    full beats scratch by at least 10 points of task-mean mIoU, lower bound above zero. It first
+    prints its plan; --dry-run prints only that.
     """
     from rich.console import Console
 
@@ -41,7 +43,7 @@ def validate(protocol: Protocol, data: Path | None, ratios: str, seeds: str | No
     from delbench.compare.results import read_results
     from delbench.report.render import render_run
     from delbench.report.run_report import write_report
-    from delbench.report.validate_view import ladder_grid, task_grid, write_verdict
+    from delbench.report.validate_view import ladder_grid, precondition_line, task_grid, write_verdict
     from delbench.report.tables import to_rich
     from delbench.score.validate import RATIOS, SELECTORS, judge
 
@@ -61,11 +63,12 @@ def validate(protocol: Protocol, data: Path | None, ratios: str, seeds: str | No
         verdict = judge(read_results(run_dir), wanted)
         write_verdict(run_dir, verdict)
         report = write_report(run_dir, galleries=not no_plots)  # after the verdict: the report shows the ladder
+    console.print(precondition_line(verdict), highlight=False, markup=False, soft_wrap=True)
     console.print(to_rich(ladder_grid(verdict)))
     console.print(to_rich(task_grid(verdict)))
     console.print(f"run directory: {run_dir}")
     console.print(f"report: {report}")
     if not verdict.passed:
         raise click.ClickException(f"protocol {proto.name} does not rank data by quality: " + "; ".join(verdict.failures()))
-    console.print(f"[bold green]protocol {proto.name} ranks data by quality[/]: oracle > random > adversary at "
-                  + ", ".join(f"R={r:g}" for r in wanted))
+    console.print(f"[bold green]protocol {proto.name} ranks data by quality[/]: full beats scratch, "
+                  "oracle > random > adversary at " + ", ".join(f"R={r:g}" for r in wanted))

@@ -127,7 +127,7 @@ def _cross(run_dir: Path) -> list[dict[str, str]]:
 
 
 def _validate(run_dir: Path) -> dict[str, Any] | None:
-    from delbench.report.validate_view import ladder_grid, task_grid
+    from delbench.report.validate_view import ladder_grid, precondition_grid, precondition_line, task_grid
     from delbench.report.verdict_file import read_verdict
 
     path = RunDir(run_dir).verdict
@@ -135,8 +135,9 @@ def _validate(run_dir: Path) -> dict[str, Any] | None:
         return None
     verdict = read_verdict(path)
     return {"passed": verdict.passed, "failures": verdict.failures(),
-            "ratios": sorted({f"{r.ratio:g}" for r in verdict.rungs}),
-            "tables": [grid_view(ladder_grid(verdict), "validate-ladder"), grid_view(task_grid(verdict), "validate-tasks")]}
+            "ratios": sorted({f"{r.ratio:g}" for r in verdict.rungs}), "precondition": precondition_line(verdict),
+            "tables": [grid_view(precondition_grid(verdict), "validate-precondition"),
+                       grid_view(ladder_grid(verdict), "validate-ladder"), grid_view(task_grid(verdict), "validate-tasks")]}
 
 
 def write_report(run_dir: str | Path, galleries: bool = True,

@@ -17,6 +17,21 @@ def _pts(x: float) -> str:
     return "–" if not math.isfinite(x) else f"{100 * x:+.2f}"
 
 
+def precondition_line(verdict: "Verdict") -> str:
+    """The precondition in one line, printed before the ladder: without it the ladder means nothing."""
+    pre = verdict.precondition
+    return f"precondition (pre-training matters): {pre.describe()}: {'holds' if pre.holds else 'does NOT hold'}"
+
+
+def precondition_grid(verdict: "Verdict") -> Grid:
+    pre, o = verdict.precondition, verdict.overall
+    header = ["precondition", "per-seed Δ mIoU x100", "mean", "lower 95%", "needs", "holds"]
+    rows = [["full − scratch (task mean)", " ".join(_pts(d) for d in o.diffs), _pts(pre.mean), _pts(pre.lower),
+             f"mean ≥ {100 * pre.threshold:+.2f}, lower > 0", "yes" if pre.holds else "NO"]]
+    return Grid("Precondition: pre-training matters (full beats scratch on the task-mean test mIoU, paired by seed)",
+                header, rows, set(), slug="validate")
+
+
 def ladder_grid(verdict: "Verdict") -> Grid:
     from delbench.score.validate import holds
 
@@ -44,7 +59,7 @@ def task_grid(verdict: "Verdict") -> Grid:
 def write_verdict(run_dir: Path, verdict: "Verdict") -> None:
     rd = RunDir(run_dir)
     write_json(rd.verdict, verdict.to_dict())
-    grids = (ladder_grid(verdict), task_grid(verdict))
+    grids = (precondition_grid(verdict), ladder_grid(verdict), task_grid(verdict))
     with atomic_path(rd.table("validate", "md")) as tmp:
         tmp.write_text("\n".join(to_markdown(g) for g in grids))
     with atomic_path(rd.table("validate", "tex")) as tmp:

@@ -7,7 +7,7 @@ from typing import Any
 
 from delbench.errors import DelbenchError
 from delbench.score.stats import PairedDiff
-from delbench.score.validate import TaskCheck, Verdict
+from delbench.score.validate import PRECONDITION, TaskCheck, Verdict
 
 
 def _diff(d: dict[str, Any]) -> PairedDiff:
@@ -19,6 +19,8 @@ def read_verdict(path: Path) -> Verdict:
         data = json.loads(path.read_text())
         return Verdict(rungs=tuple(_diff(r) for r in data["rungs"]),
                        tasks=tuple(TaskCheck(t["task"], bool(t["dead"]), _diff(t["full_minus_scratch"])) for t in data["tasks"]),
-                       overall=_diff(data["full_minus_scratch"]))
+                       overall=_diff(data["full_minus_scratch"]),
+                       # a file from before the precondition was written is judged by today's threshold
+                       threshold=float((data.get("precondition") or {}).get("threshold", PRECONDITION)))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DelbenchError(f"{path}: not a readable validate.json ({exc}); rerun `delbench validate`") from None

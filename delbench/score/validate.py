@@ -5,6 +5,11 @@ selectors ``oracle`` (clean, distinct frames first) and ``adversary`` (disruptiv
 first) bracket ``random``. A protocol is valid when ``oracle > random > adversary`` holds at every
 checked ratio, beyond seed noise: for each rung, the per-seed paired difference of the task-mean
 mIoU has a one-sided 95% t lower bound above zero (the seed is the unit of replication).
+
+The ladder is read only under a precondition: pre-training must matter. A protocol whose pre-trained
+encoder barely beats no pre-training at all cannot say which data pre-trains better, whatever the
+rungs show, so the verdict also needs ``full`` above ``scratch`` by at least ``PRECONDITION`` of
+task-mean mIoU, with a one-sided 95% lower bound above zero.
 """
 from __future__ import annotations
 
@@ -23,6 +28,9 @@ RATIOS = (0.05, 0.2)
 RUNGS = (("oracle", "random"), ("random", "adversary"))
 METRIC = "miou"
 SAME = 1e-9  # two scores closer than this are the same prediction
+# full - scratch on the task-mean mIoU (10 points): below it, pre-training is too weak a signal for the
+# ladder to rank data by, even where the rungs hold
+PRECONDITION = 0.10
 
 
 @dataclass(frozen=True)
@@ -39,21 +47,56 @@ class TaskCheck:
 
 
 @dataclass(frozen=True)
+class Precondition:
+    """Pre-training matters: full - scratch on the task-mean mIoU, paired by seed, is at least
+    ``threshold`` and its one-sided 95% lower bound is above 0."""
+
+    mean: float
+    lower: float
+    threshold: float
+    n: int
+
+    @property
+    def holds(self) -> bool:
+        return (self.n >= 2 and math.isfinite(self.mean) and math.isfinite(self.lower)
+                and self.mean >= self.threshold and self.lower > 0)
+
+    def describe(self) -> str:
+        """One line, in points of mIoU (x100)."""
+        need = f"needs >= {100 * self.threshold:+.2f} with a lower bound above 0"
+        if self.n < 2:
+            return f"full − scratch over {self.n} seed(s): no lower bound ({need}; give at least 2 seeds)"
+        return (f"full − scratch {100 * self.mean:+.2f} points of task-mean mIoU, lower 95% {100 * self.lower:+.2f} "
+                f"({need})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean, "lower": self.lower, "threshold": self.threshold, "n": self.n, "holds": self.holds}
+
+
+@dataclass(frozen=True)
 class Verdict:
     rungs: tuple[PairedDiff, ...]
     tasks: tuple[TaskCheck, ...]
     overall: PairedDiff  # full - scratch on the task mean
+    threshold: float = PRECONDITION  # the precondition's, as judged (a file read back keeps its own)
+
+    @property
+    def precondition(self) -> Precondition:
+        o = self.overall
+        return Precondition(o.mean, o.lower, self.threshold, o.n)
 
     @property
     def passed(self) -> bool:
-        return bool(self.rungs) and all(holds(r) for r in self.rungs)
+        return self.precondition.holds and bool(self.rungs) and all(holds(r) for r in self.rungs)
 
     def failures(self) -> list[str]:
-        return [f"{r.a} > {r.b} at R={r.ratio:g}: lower bound {100 * r.lower:+.2f}" for r in self.rungs if not holds(r)]
+        out = [] if self.precondition.holds else [f"precondition: {self.precondition.describe()}"]
+        return out + [f"{r.a} > {r.b} at R={r.ratio:g}: lower bound {100 * r.lower:+.2f}" for r in self.rungs if not holds(r)]
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "passed": self.passed, "metric": METRIC, "rungs": [_diff_dict(r) for r in self.rungs],
+            "passed": self.passed, "metric": METRIC, "precondition": self.precondition.to_dict(),
+            "rungs": [_diff_dict(r) for r in self.rungs],
             "tasks": [{"task": t.task, "dead": t.dead, "full_beats_scratch": t.full_beats_scratch,
                        "full_minus_scratch": _diff_dict(t.full_minus_scratch)} for t in self.tasks],
             "full_minus_scratch": _diff_dict(self.overall),
