@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("delbench.cli.status_cmd:status", "Show the cluster jobs of a run directory (--executor slurm)."),
     "report": ("delbench.cli.report_cmd:report", "Re-render tables, plots and report.html of a run directory."),
     "board": ("delbench.cli.board_cmd:board", "Merge run directories of one protocol into a leaderboard."),
+    "agree": ("delbench.cli.agree_cmd:agree", "How well one run's ranking of selectors predicts another's."),
     "validate": ("delbench.cli.validate_cmd:validate", "Check that a protocol ranks data by quality (oracle > random > adversary)."),
     "regress": ("delbench.cli.regress_cmd:regress", "Check baseline scores against a committed baseline."),
     "new-selector": ("delbench.cli.new_selector_cmd:new_selector", "Scaffold a selector plugin package."),

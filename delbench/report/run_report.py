@@ -1,6 +1,7 @@
 """``RUN_DIR/report.html``: everything a run directory shows, in one self-contained page — what was
 run and how to reproduce it, the summary and per-ratio tables, plots, cross-dataset heatmaps, what
-each selector removed by ground-truth type, galleries, and the validity ladder when the run has one.
+each selector removed by ground-truth type, galleries, the validity ladder when the run has one, and
+how well its ranking predicts other runs' (``agree/*.json``).
 Drawn from ``results.parquet``, ``run.json`` and the files beside them; nothing is recomputed."""
 from __future__ import annotations
 
@@ -140,6 +141,54 @@ def _validate(run_dir: Path) -> dict[str, Any] | None:
                        grid_view(ladder_grid(verdict), "validate-ladder"), grid_view(task_grid(verdict), "validate-tasks")]}
 
 
+def _agreement_row(record: dict[str, Any], name: str) -> dict[str, Any]:
+    boot = record.get("bootstrap") or {}
+
+    def number(value: Any) -> float | None:
+        return None if value is None else float(value)
+
+    def interval(key: str) -> str:
+        got = boot.get(key) or {}
+        low, high = got.get("low"), got.get("high")
+        return "–" if low is None or high is None else f"[{float(low):.3f}, {float(high):.3f}]"
+
+    run_b, proto = record["run_b"], record["run_b"]["protocol"]
+    return {
+        "protocol B": f"{proto['name']} v{proto['version']}", "run B": str(run_b["path"]),
+        "metric": str(record["metric"]), "cells": len(record["cells"]),
+        "seeds A/B": f"{len(record['seeds_a'])}/{len(record['seeds_b'])}",
+        "accuracy": number(record["accuracy"]), "accuracy 95%": interval("accuracy"), "pairs": int(record["pairs"]),
+        "within-ratio accuracy": number(record["accuracy_within"]), "within-ratio 95%": interval("accuracy_within"),
+        "pairs at one ratio": int(record["pairs_within"]),
+        "Kendall tau-b": number(record["tau"]), "tau 95%": interval("tau"),
+        "resamples": int(boot["resamples"]) if boot else 0, "file": name,
+    }
+
+
+def _agreements(run_dir: Path) -> dict[str, Any] | None:
+    """The ``agree/*.json`` records ``delbench agree`` wrote into this run, one row each. A damaged
+    file is left out with a one-line warning (on stderr and in the page): one bad record must not
+    cost the whole report."""
+    import sys
+
+    from delbench.score.agree import AGREE_DIR
+
+    files = sorted((run_dir / AGREE_DIR).glob("*.json"))
+    if not files:
+        return None
+    rows, warnings = [], []
+    for path in files:
+        try:
+            rows.append(_agreement_row(json.loads(path.read_text()), path.name))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            why = " ".join(f"{type(exc).__name__}: {exc}".split())
+            warnings.append(f"{path}: not a readable agreement record ({why}); rerun `delbench agree` to rewrite it")
+            print(f"warning: {warnings[-1]}", file=sys.stderr)
+    table = frame_view("Agreement with other protocols: how well this run's ranking predicts run B's",
+                       pd.DataFrame(rows), "agree") if rows else None
+    return {"table": table, "warnings": warnings}
+
+
 def write_report(run_dir: str | Path, galleries: bool = True,
                  extra: Sequence[tuple[str, pd.DataFrame]] = ()) -> Path:
     """Write ``RUN_DIR/report.html`` atomically and return its path. ``galleries=False`` leaves out the
@@ -176,5 +225,6 @@ def write_report(run_dir: str | Path, galleries: bool = True,
                         f"The pool's images are not on this machine ({info.get('data_root')})." if not shown else
                         "No subset below R = 1 in this run directory's subsets/."),
         validate=_validate(run_dir),
+        agreement=_agreements(run_dir),
         extra=[frame_view(title, frame, f"extra-{slug(title)}") for title, frame in sections],
     )
