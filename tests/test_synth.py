@@ -200,3 +200,30 @@ def test_group_threshold_and_disruption_mix():
     assert len(np.unique(tight.groups)) > len(np.unique(loose.groups))
     only = schedule(np.random.default_rng(6), 400, 0.5, mix={"blank": 1.0})
     assert set(only) <= {"clean", "blank", "pattern"} and only.count("blank") > 50
+
+
+def test_a_disruption_inside_a_still_view_does_not_split_its_group(tmp_path: Path) -> None:
+    # every video holds one camera position throughout, so it is one segment: its clean frames,
+    # before and after any burst, are copies of one view
+    still = dataclasses.replace(SCALES["ci"], name="still", videos_per_center=1, frames_per_video=16, task_images=4,
+                                disruptive_rate=0.4, hold_rate=1.0, hold_frames=16)
+    pool = pool_rows(read_manifest(generate(tmp_path / "still", scale=still, seed=0))).sort_values(["video", "frame"])
+    inside = 0
+    for _, frames in pool.groupby("video"):
+        clean = (frames["gt_quality"] == "clean").to_numpy()
+        group = frames["gt_group"].to_numpy()
+        if not clean.any():
+            continue
+        assert len(set(group[clean])) == 1, "one still view, one group of clean frames"
+        assert not set(group[clean]) & set(group[~clean]), "a group never mixes clean frames and junk"
+        first, last = np.flatnonzero(clean)[[0, -1]]
+        inside += int((~clean[first:last]).any())
+    assert inside >= 3, "the fixture must put disruptions between clean frames of one view"
+
+
+def test_frame_groups_follow_segment_and_quality() -> None:
+    from delbench.data.synth.camera import frame_groups
+
+    segment = np.array([0, 0, 0, 0, 1, 1, 1])
+    quality = ["clean", "blur", "clean", "blur", "clean", "dark", "clean"]
+    assert frame_groups(segment, quality).tolist() == [0, 1, 0, 1, 2, 3, 2]

@@ -59,6 +59,18 @@ def segments(cams: list[Camera], threshold: float) -> np.ndarray:
     return groups
 
 
+def frame_groups(segment: np.ndarray, quality: list[str]) -> np.ndarray:
+    """Ground-truth near-duplicate groups, numbered 0, 1, ... in order of first frame.
+
+    A group is one camera segment and one quality. A disruption does not cut the segment: the clean
+    frames before and after a burst show the same view, so they are copies of each other. Its frames
+    get a group of their own (one per segment and type), so that a group never mixes a usable view
+    with junk, as in planted pools, and the oracle's one member per group is always a clean one.
+    """
+    ids: dict[tuple[int, str], int] = {}
+    return np.array([ids.setdefault((int(s), q), len(ids)) for s, q in zip(segment, quality)], dtype=np.int64)
+
+
 def schedule(rng: np.random.Generator, n: int, rate: float, force: str | None = None,
              mix: dict[str, float] | None = None) -> list[str]:
     """Which frames are disrupted: bursts of one type, plus blank/test-pattern lead-ins, as in recordings.

@@ -13,7 +13,9 @@ import numpy as np
 from delbench.errors import DelbenchError
 from delbench.progress import Progress
 
-SYNTH_VERSION = 1
+# Bumped whenever a root's files or ground truth change, so cached roots (named by it) are regenerated.
+# 2: a disruption inside a camera segment no longer splits its clean frames into two groups.
+SYNTH_VERSION = 2
 INFO_NAME = "synth.json"
 
 
@@ -187,7 +189,7 @@ def _unit(arg: tuple[str, Scale, int, tuple[str, int, int]]) -> tuple[str, dict[
 
 def _video(root: Path, sc: Scale, seed: int, ci: int, vi: int) -> list[dict[str, Any]]:
     """Render one video of centre ``ci``; its generator depends only on (seed, ci, vi)."""
-    from delbench.data.synth.camera import DISRUPTIONS, hold, make_video
+    from delbench.data.synth.camera import DISRUPTIONS, frame_groups, hold, make_video
     from delbench.data.synth.centers import CENTERS, apply_style
     from delbench.data.synth.disrupt import SCENE, SCREEN, scene_effect, screen_effect
     from delbench.data.synth.mucosa import make_world, render
@@ -227,12 +229,9 @@ def _video(root: Path, sc: Scale, seed: int, ci: int, vi: int) -> list[dict[str,
     overlay_seed = int(rng.integers(2**31))
     video_name = f"{center}-v{vi:04d}"
     rows: list[dict[str, Any]] = []
-    group, prev_key = -1, None
+    groups = frame_groups(video.groups, video.quality)
     for fi, cam in enumerate(video.cams):
         q = video.quality[fi]
-        key = (int(video.groups[fi]), q)
-        if key != prev_key:
-            group, prev_key = group + 1, key
         rgb, mask = render(world, cam, X, Y)
         if tool is not None and fi >= tool[3]:
             alpha, col = instrument(X, Y, tool[0] + 0.02 * (fi - tool[3]), tool[1], tool[2])
@@ -256,7 +255,7 @@ def _video(root: Path, sc: Scale, seed: int, ci: int, vi: int) -> list[dict[str,
             "frame": fi,
             "role": "pool",
             "gt_quality": q,
-            "gt_group": group,
+            "gt_group": int(groups[fi]),
             "gt_polyp": bool(mask.sum() >= min_polyp_px) and q not in ("blank", "pattern"),
         })
     return rows
