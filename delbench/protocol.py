@@ -183,6 +183,12 @@ class Protocol:
         steps = self.uncapped_steps(n_pool)
         return min(steps, self.pretrain.max_steps) if self.pretrain.max_steps else steps
 
+    def budget_steps(self, n_pool: int, budget: float = 1.0) -> int:
+        """The steps of a run at ``budget``, a fraction of ``pretrain_steps`` (``--budgets``): rounded,
+        at least 1. Budget 1 is the protocol's own run."""
+        steps = self.pretrain_steps(n_pool)
+        return steps if budget == 1.0 else max(1, int(round(budget * steps)))
+
     def uncapped_steps(self, n_pool: int) -> int:
         """The steps of ``epochs_at_full`` passes over the whole pool, before any cap."""
         return max(1, math.ceil(self.pretrain.epochs_at_full * n_pool / self.pretrain.batch_size))

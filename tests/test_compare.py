@@ -45,7 +45,8 @@ def test_outputs(run):
     res = pd.read_parquet(out / "results.parquet")
     assert list(res.columns) == ["selector", "ratio_target", "ratio_achieved", "seed", "task", "miou", "miou_all",
                                  "miou_dataset", "dice", "empty_share", "del", "normdel", "pretrain_steps",
-                                 "pretrain_seconds", "select_seconds", "kept_bytes"]
+                                 "pretrain_seconds", "select_seconds", "kept_bytes", "budget"]
+    assert (res["budget"] == 1.0).all()  # no --budgets: the protocol's own pre-training only
     # (meddel, random) x 1 ratio x 2 seeds x 2 tasks + (full, scratch) x 2 seeds x 2 tasks
     assert len(res) == 16
     assert set(res["selector"]) == {"meddel", "random", "full", "scratch"}

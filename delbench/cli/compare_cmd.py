@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from delbench.cli.output import format_option
-from delbench.cli.params import dry_run_option, executor_options, parse_params, protocol_options
+from delbench.cli.params import budgets_option, dry_run_option, executor_options, parse_params, protocol_options
 
 if TYPE_CHECKING:
     from delbench.protocol import Protocol
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 @click.option("--data", type=click.Path(path_type=Path), help="Dataset root (default: the synthetic DataDEL, generated on first use).")
 @click.option("--ratios", help="Comma-separated retained ratios (default: the protocol's).")
 @click.option("--seeds", help="Comma-separated seeds (default: the protocol's).")
+@budgets_option
 @click.option("--tasks", help="Comma-separated downstream tasks (default: all).")
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory (default: runs/PROTOCOL-SELECTORS).")
 @click.option("--param", "params", multiple=True, help="Selector parameter SELECTOR.KEY=VALUE (repeatable).")
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 @dry_run_option
 @format_option
 def compare(selectors: tuple[str, ...], protocol: Protocol, data: Path | None, ratios: str | None, seeds: str | None,
-            tasks: str | None, out: Path | None, params: tuple[str, ...], overrides: dict[str, Any],
+            budgets: str | None, tasks: str | None, out: Path | None, params: tuple[str, ...], overrides: dict[str, Any],
             cache: Path | None, jobs: int | None, cross: bool, no_plots: bool, dry_run: bool, fmt: str,
             executor: Any) -> None:
     """Run SELECTORS head-to-head under one protocol and print comparison tables.
@@ -42,7 +43,7 @@ def compare(selectors: tuple[str, ...], protocol: Protocol, data: Path | None, r
     """
     from rich.console import Console
 
-    from delbench.compare.plan import CompareConfig, default_jobs, parse_ratios, parse_seeds, split_params
+    from delbench.compare.plan import BUDGETS, CompareConfig, default_jobs, parse_budgets, parse_ratios, parse_seeds, split_params
     from delbench.cli.output import finish
     from delbench.cli.plan_view import run_planned
     from delbench.report.render import render_run
@@ -52,7 +53,7 @@ def compare(selectors: tuple[str, ...], protocol: Protocol, data: Path | None, r
         ratios=parse_ratios(ratios), seeds=parse_seeds(seeds),
         tasks=tuple(t for t in tasks.split(",") if t) if tasks else None,
         params=split_params(parse_params(params), tuple(dict.fromkeys(selectors))), cache=cache, jobs=default_jobs(jobs), cross=cross,
-        overrides=overrides, executor=executor,
+        overrides=overrides, executor=executor, budgets=parse_budgets(budgets) or BUDGETS,
     )
     console = Console(stderr=fmt != "text")  # a script's stdout holds only the formatted tables
     with contextlib.ExitStack() as keep:  # the run directory's lock, held until its tables are rendered

@@ -49,6 +49,11 @@ def protocol_options(default: str) -> Callable[[Callable[..., Any]], Callable[..
     return decorate
 
 
+budgets_option = click.option(
+    "--budgets", default=None, metavar="B1,B2,...",
+    help="Comma-separated pre-training budgets, fractions of the protocol's steps in (0, 4], e.g. 0.25,0.5,1: "
+         "each its own runs and tables; scratch runs once (default: 1, the protocol's own).")
+
 dry_run_option = click.option(
     "--dry-run", is_flag=True,
     help="Print the plan (units, steps, what the cache holds, estimated wall time) and stop: nothing runs or is written.")

@@ -59,8 +59,15 @@ def plan_lines(plan: Plan) -> list[str]:
     lines = [f"plan: {p.name} v{p.version}, {pool}, {count(len(plan.tasks), 'task')}, {len(plan.units)} units, "
              f"{count(plan.workers, 'worker')}"]
     uncapped = p.uncapped_steps(plan.pool_frames)
-    cap = f" ({p.pretrain.epochs_at_full:g} epochs at 100% = {uncapped:,}, capped)" if uncapped > steps else ""
-    lines.append(f"  pre-training: {count(len(runs), 'run')} of {steps:,} steps{cap}")
+    own = p.pretrain_steps(plan.pool_frames)
+    cap = f" ({p.pretrain.epochs_at_full:g} epochs at 100% = {uncapped:,}, capped)" if uncapped > own else ""
+    budgets = sorted({u.budget for u in plan.units if u.trains is not None})
+    if budgets in ([], [1.0]):
+        lines.append(f"  pre-training: {count(len(runs), 'run')} of {steps:,} steps{cap}")
+    else:  # each budget its own runs and schedule; the protocol's own steps are the 1 they scale
+        per = {b: {u.trains for u in plan.units if u.trains is not None and u.budget == b} for b in budgets}
+        each = ", ".join(f"{len(per[b])} of {p.budget_steps(plan.pool_frames, b):,} steps (budget {b:g})" for b in budgets)
+        lines.append(f"  pre-training: {count(len(runs), 'run')}: {each}; budget 1 = {own:,} steps{cap}")
     if runs:
         rest = f", {len(resuming)} resume from step {', '.join(map(str, resuming))}" if resuming else ""
         lines.append(f"    cached {done}{rest}, to run {len(runs) - done - len(resuming)}")
@@ -75,8 +82,9 @@ def plan_lines(plan: Plan) -> list[str]:
                  f"cached {sum(u.tasks_cached for u in distinct)}")
     lines.append(f"  selection: {count(plan.select_stages, 'stage')}; cached {plan.select_cached} (not timed)")
     lines.append(f"  {'unit':<22}{'seeds':>6}{'steps':>8}{'trained':>9}{'evaluated':>11}{'est.':>12}")
-    for (sel, ratio), group in _groups(plan).items():
+    for (sel, ratio, budget), group in _groups(plan).items():
         name = sel if sel in ("full", "scratch") else f"{sel} R={ratio:g}"
+        name += "" if budget == 1.0 else f" b={budget:g}"
         trained = f"{sum(1 for u in group if u.start >= u.steps)}/{len(group)}" if group[0].trains else "-"
         evaluated = f"{sum(u.tasks_cached for u in group)}/{sum(u.tasks for u in group)}"
         steps_text = f"{group[0].steps:,}" if group[0].trains else "-"
@@ -95,10 +103,10 @@ def plan_lines(plan: Plan) -> list[str]:
                                                                     drop_whitespace=False) or [line])]
 
 
-def _groups(plan: Plan) -> dict[tuple[str, float], list[Any]]:
-    out: dict[tuple[str, float], list[Any]] = {}
+def _groups(plan: Plan) -> dict[tuple[str, float, float], list[Any]]:
+    out: dict[tuple[str, float, float], list[Any]] = {}
     for u in plan.units:
-        out.setdefault((u.selector, u.ratio), []).append(u)
+        out.setdefault((u.selector, u.ratio, u.budget), []).append(u)
     return out
 
 
@@ -164,7 +172,7 @@ def study_bar(console: Any, plan: Plan, replan: Callable[[], Plan] | None = None
 
         def done(unit: Any) -> None:
             state["done"] += 1
-            step = weights.get((unit.selector, unit.ratio_target, unit.seed), 0.0)
+            step = weights.get((unit.selector, unit.ratio_target, unit.seed, unit.budget), 0.0)
             state["work"] += step
             bar.update(units, advance=step, description=label(), eta_s=eta(), eta_at=time.monotonic())
 
@@ -203,6 +211,6 @@ def dry_run_scripts(config: CompareConfig, plan: Plan, console: Any) -> None:
 
     folder = RunDir(config.run_dir()).jobs_folder.resolve()  # jobs start wherever SLURM puts them
     out = RunDir(config.run_dir()).jobs_folder / "dry-run"
-    names = [unit_name(u.selector, u.ratio, u.seed) for u in plan.units]
+    names = [unit_name(u.selector, u.ratio, u.seed, u.budget) for u in plan.units]
     written = write_scripts(config.executor, config.protocol, names, out, config.cache_dir(), folder)
     console.print(f"sbatch scripts of the {len(written)} jobs: {out}", highlight=False, markup=False, soft_wrap=True)

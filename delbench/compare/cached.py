@@ -28,6 +28,7 @@ class UnitState:
     pretrain: str | None  # the pre-training stage it needs (a path, or a name while its subset is unknown)
     start: int  # the step that pre-training would start from (``steps`` when it is cached)
     tasks_cached: int
+    budget: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -65,15 +66,15 @@ def holdings(config: CompareConfig, checked: Checked, root: Path, frame: Any, ta
     protocol, cache = config.protocol, config.cache_dir()
     stages = cache / "stages"
     pool = pool_rows(frame)
-    n_pool, steps = len(pool), protocol.pretrain_steps(len(pool))
+    n_pool = len(pool)
 
     # a cluster unit pre-trains as one DDP run of gpus_per_unit ranks, and the world size is in its key
     world = protocol.resources.gpus_per_unit if config.executor.kind != "local" else 1
 
-    def pretrain_state(subset: np.ndarray | None, seed: int) -> tuple[str, int, Path | None]:
-        where = stage_dir(root, protocol, stages, subset, seed, world)
+    def pretrain_state(subset: np.ndarray | None, seed: int, budget: float = 1.0) -> tuple[str, int, Path | None]:
+        where = stage_dir(root, protocol, stages, subset, seed, world, budget)
         if is_done(where):
-            return str(where), steps, where / "weights.safetensors"
+            return str(where), protocol.budget_steps(n_pool, budget), where / "weights.safetensors"
         return str(where), checkpoint_step(work_dir(where)), None
 
     def evaluated(checkpoint: Path | None, seed: int) -> int:
@@ -105,20 +106,23 @@ def holdings(config: CompareConfig, checked: Checked, root: Path, frame: Any, ta
                     select_cached += 1
                     subsets[sel, seed] = {r: read_subset(where / f"r{r:g}.npy")[0] for r in checked.ratios}
 
+    # in the order delbench.compare.runner.select_all makes the units: budget by budget, then the references
     units = []
-    for sel in config.selectors:
-        for seed in checked.seeds:
-            for r in checked.ratios:
-                idx = subsets.get((sel, seed), {}).get(r)
-                whole = idx.size == n_pool if idx is not None else r == 1.0
-                if idx is None and not whole:
-                    units.append(UnitState(sel, float(r), seed, f"{sel} R={r:g} seed {seed}", 0, 0))
-                    continue
-                name, start, ckpt = pretrain_state(None if whole else idx, seed)
-                units.append(UnitState(sel, float(r), seed, name, start, evaluated(ckpt, seed) if ckpt else 0))
+    for b in checked.budgets:
+        for sel in config.selectors:
+            for seed in checked.seeds:
+                for r in checked.ratios:
+                    idx = subsets.get((sel, seed), {}).get(r)
+                    whole = idx.size == n_pool if idx is not None else r == 1.0
+                    if idx is None and not whole:
+                        units.append(UnitState(sel, float(r), seed, f"{sel} R={r:g}{_at(b)} seed {seed}", 0, 0, b))
+                        continue
+                    name, start, ckpt = pretrain_state(None if whole else idx, seed, b)
+                    units.append(UnitState(sel, float(r), seed, name, start, evaluated(ckpt, seed) if ckpt else 0, b))
     for seed in checked.seeds:
-        name, start, ckpt = pretrain_state(None, seed)
-        units.append(UnitState(FULL, 1.0, seed, name, start, evaluated(ckpt, seed) if ckpt else 0))
+        for b in checked.budgets:
+            name, start, ckpt = pretrain_state(None, seed, b)
+            units.append(UnitState(FULL, 1.0, seed, name, start, evaluated(ckpt, seed) if ckpt else 0, b))
         units.append(UnitState(SCRATCH, 0.0, seed, None, 0, evaluated(None, seed)))
 
     sizes = {protocol.pretrain.image_size}
@@ -139,12 +143,14 @@ def holdings(config: CompareConfig, checked: Checked, root: Path, frame: Any, ta
 def fresh(config: CompareConfig, checked: Checked) -> Holdings:
     """The units of a study on data not generated yet: nothing of it can be cached."""
     units = []
-    for sel in config.selectors:
-        for seed in checked.seeds:
-            units += [UnitState(sel, float(r), seed, f"{FULL} seed {seed}" if r == 1.0 else f"{sel} R={r:g} seed {seed}", 0, 0)
-                      for r in checked.ratios]
+    for b in checked.budgets:
+        for sel in config.selectors:
+            for seed in checked.seeds:
+                units += [UnitState(sel, float(r), seed, f"{FULL}{_at(b)} seed {seed}" if r == 1.0
+                                    else f"{sel} R={r:g}{_at(b)} seed {seed}", 0, 0, b) for r in checked.ratios]
     for seed in checked.seeds:
-        units += [UnitState(FULL, 1.0, seed, f"{FULL} seed {seed}", 0, 0), UnitState(SCRATCH, 0.0, seed, None, 0, 0)]
+        units += [UnitState(FULL, 1.0, seed, f"{FULL}{_at(b)} seed {seed}", 0, 0, b) for b in checked.budgets]
+        units.append(UnitState(SCRATCH, 0.0, seed, None, 0, 0))
     from delbench.embed.settings import embed_image_size
 
     protocol = config.protocol
@@ -152,3 +158,8 @@ def fresh(config: CompareConfig, checked: Checked) -> Holdings:
     embed_run = f"{FULL} seed {protocol.seeds[0]}" if protocol.embed.embedder == "pool" else None
     return Holdings(tuple(units), False, len(config.selectors) * len(checked.seeds), 0, tuple(sorted(sizes)),
                     embed_run=embed_run)
+
+
+def _at(budget: float) -> str:
+    """How a pre-training not known yet is named at a budget (runs of two budgets are two runs)."""
+    return "" if budget == 1.0 else f" budget {budget:g}"

@@ -51,6 +51,7 @@ class PlannedUnit:
     tasks: int
     tasks_cached: int
     seconds: float  # estimated, on one worker, as if it ran first
+    budget: float = 1.0  # the share of the protocol's steps its pre-training runs
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,9 @@ class Plan:
                 out.setdefault(u.trains, (u.steps, u.start))
         return out
 
-    def unit_seconds(self) -> dict[tuple[str, float, int], float]:
-        """Each unit's estimated seconds, by (selector, ratio, seed): the weights of a progress bar."""
-        return {(u.selector, u.ratio, u.seed): u.seconds for u in self.units}
+    def unit_seconds(self) -> dict[tuple[str, float, int, float], float]:
+        """Each unit's estimated seconds, by (selector, ratio, seed, budget): the weights of a progress bar."""
+        return {(u.selector, u.ratio, u.seed, u.budget): u.seconds for u in self.units}
 
 
 def duration(seconds: float) -> str:
@@ -226,17 +227,19 @@ def plan_study(config: CompareConfig, checked: Checked, rates: Rates | None = No
     claimed: set[str] = set()  # runs an earlier unit does: a later unit of the same run waits, then reuses it
     for u in held.units:
         seconds = 0.0
+        unit_steps = protocol.budget_steps(n_pool, u.budget)  # each budget its own runs
         if u.pretrain is None or u.pretrain not in claimed:
             if u.pretrain is not None:
                 claimed.add(u.pretrain)
                 if u.pretrain not in ready:
-                    seconds += (steps - u.start) * rates.pretrain_step
+                    seconds += (unit_steps - u.start) * rates.pretrain_step
             seconds += (len(tasks) - u.tasks_cached) * per_task
-        units.append(PlannedUnit(u.selector, u.ratio, u.seed, steps if u.pretrain is not None else 0,
-                                 u.start, u.pretrain, len(tasks), u.tasks_cached, seconds * slower))
+        units.append(PlannedUnit(u.selector, u.ratio, u.seed, unit_steps if u.pretrain is not None else 0, u.start,
+                                 u.pretrain, len(tasks), u.tasks_cached, seconds * slower, u.budget))
     startup = rates.worker_start if workers > 1 and any(u.seconds for u in units) else 0.0
     units_seconds = schedule(units, workers, startup)
-    after = RENDER_S + (PLOT_S_PER_CELL * len(config.selectors) * len(checked.ratios) if plots else 0.0)
+    cells = len(config.selectors) * len(checked.ratios) * len(checked.budgets)  # each budget draws its own
+    after = RENDER_S + (PLOT_S_PER_CELL * cells if plots else 0.0)
     return Plan(protocol, n_pool, on_disk, tasks, tuple(units), held.select_stages, held.select_cached, tuple(before),
                 after, workers, units_seconds, rates)
 

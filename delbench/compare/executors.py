@@ -57,6 +57,7 @@ def executor_options(kind: str | None, partition: str | None = None, account: st
     return options
 
 
-def unit_name(selector: str, ratio: float, seed: int) -> str:
-    """A unit as a job name and a file name: ``delbench-meddel-r0.05-s1``."""
-    return f"delbench-{selector}-r{ratio:g}-s{seed}"
+def unit_name(selector: str, ratio: float, seed: int, budget: float = 1.0) -> str:
+    """A unit as a job name and a file name: ``delbench-meddel-r0.05-s1``, ``delbench-meddel-r0.05-b0.5-s1``
+    at a budget other than the protocol's own (whose names stay what they were)."""
+    return f"delbench-{selector}-r{ratio:g}{'' if budget == 1.0 else f'-b{budget:g}'}-s{seed}"

@@ -50,7 +50,7 @@ class Detached(DelbenchError):
 class JobsFailed(UnitsLost):
     def message(self, run_dir: Path) -> str:
         lines = [f"compare: {len(self.lost)} job(s) failed:"]
-        lines += [f"  {unit_name(u.selector, u.ratio_target, u.seed)}: {why}" for u, why in self.lost]
+        lines += [f"  {unit_name(u.selector, u.ratio_target, u.seed, u.budget)}: {why}" for u, why in self.lost]
         kept = (f"the {len(self.finished)} finished unit(s) are kept in {RunDir(run_dir).results}"
                 if self.finished else "no unit finished")
         lines.append(f"{kept}; the errors are in {RunDir(run_dir).jobs}; rerun the same command to submit "
@@ -104,7 +104,7 @@ def execute_jobs(units: list[Unit], config: CompareConfig, root: Path, tasks: li
     entries: dict[str, Any] = record["units"]
     jobs: dict[Unit, Any] = {}
     for unit in units:
-        entry = entries.get(unit_name(unit.selector, unit.ratio_target, unit.seed))
+        entry = entries.get(unit_name(unit.selector, unit.ratio_target, unit.seed, unit.budget))
         if entry and entry.get("state") not in ("failed", "cancelled"):
             jobs[unit] = attach(entry, folder)
 
@@ -117,7 +117,7 @@ def execute_jobs(units: list[Unit], config: CompareConfig, root: Path, tasks: li
         executor = make_executor(options, folder)
         args = (str(Path(root).resolve()), config.protocol, str(config.cache_dir().resolve()))
         for unit in fresh:
-            name = unit_name(unit.selector, unit.ratio_target, unit.seed)
+            name = unit_name(unit.selector, unit.ratio_target, unit.seed, unit.budget)
             executor.update_parameters(**job_parameters(options, config.protocol, name, config.cache_dir()))
             try:
                 job = executor.submit(unit_job(), *args, unit, tasks, config.cross)
@@ -133,7 +133,8 @@ def execute_jobs(units: list[Unit], config: CompareConfig, root: Path, tasks: li
             jobs[unit] = job
             entries[name] = {"executor": options.kind, "job_id": str(job.job_id), "state": "submitted",
                              "tasks": config.protocol.resources.gpus_per_unit, "selector": unit.selector,
-                             "ratio": unit.ratio_target, "seed": unit.seed}
+                             "ratio": unit.ratio_target, "seed": unit.seed,
+                             **({"budget": unit.budget} if unit.budget != 1.0 else {})}
             save()  # at once: a command that dies now still knows every job it submitted
     return wait(jobs, entries, save, options, run_dir, progress, done)
 
@@ -148,7 +149,7 @@ def wait(jobs: dict[Unit, Any], entries: dict[str, Any], save: Callable[[], None
             counts = {"queued": 0, "running": 0}
             changed = False
             for unit, job in list(pending.items()):
-                name = unit_name(unit.selector, unit.ratio_target, unit.seed)
+                name = unit_name(unit.selector, unit.ratio_target, unit.seed, unit.budget)
                 if not job.done():
                     counts["queued" if job.state in QUEUED else "running"] += 1
                     continue
@@ -178,7 +179,7 @@ def wait(jobs: dict[Unit, Any], entries: dict[str, Any], save: Callable[[], None
                 job.cancel(check=False)
             except Exception:  # noqa: BLE001 - scancel unreachable: the record still names the job
                 continue
-            entries[unit_name(unit.selector, unit.ratio_target, unit.seed)]["state"] = "cancelled"
+            entries[unit_name(unit.selector, unit.ratio_target, unit.seed, unit.budget)]["state"] = "cancelled"
         save()
         raise
     if failed:

@@ -1,6 +1,7 @@
 """What a compare run will do: the configuration and the units of work it expands to."""
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,10 @@ from delbench.compare.executors import ExecutorOptions
 from delbench.errors import DelbenchError
 from delbench.protocol import Protocol, load_protocol
 from delbench.store.cachedir import default_cache
+
+
+BUDGETS = (1.0,)  # the protocol's own pre-training only
+MAX_BUDGET = 4.0  # past this a "budget curve" is a different protocol, better written as one
 
 
 def default_jobs(jobs: int | None) -> int:
@@ -44,6 +49,8 @@ class CompareConfig:
     cross: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)  # --set section.key=value, for the record
     executor: ExecutorOptions = field(default_factory=ExecutorOptions)  # where the units run
+    # fractions of the protocol's pre-training steps, each its own runs (--budgets); scratch runs once
+    budgets: tuple[float, ...] = BUDGETS
 
     def run_dir(self) -> Path:
         return self.out or Path("runs") / f"{self.protocol.name}-{'-'.join(self.selectors)}"
@@ -63,6 +70,7 @@ class Checked:
     tasks: tuple[str, ...] | None  # None: the protocol's tasks, or every task of the data
     params: dict[str, dict[str, Any]]  # as given, converted to the selectors' parameter types
     filled: dict[str, dict[str, Any]]  # with every default filled in, for run.json
+    budgets: tuple[float, ...] = BUDGETS  # ascending
 
 
 def check_config(config: CompareConfig) -> Checked:
@@ -87,6 +95,7 @@ def check_config(config: CompareConfig) -> Checked:
     seeds = tuple(config.seeds or protocol.seeds)
     if not seeds:
         raise DelbenchError("--seeds: give at least one seed")
+    budgets = check_budgets(tuple(config.budgets), ",".join(f"{b:g}" for b in config.budgets))
     present, where = available_tasks(config)
     if config.tasks:
         missing = [t for t in config.tasks if t not in present]
@@ -98,7 +107,7 @@ def check_config(config: CompareConfig) -> Checked:
             raise DelbenchError(f"{protocol.source or protocol.name}: [tasks] names lists {missing[0]!r}, not in {where} "
                                 f"(available: {', '.join(present)}); pick tasks with --tasks")
     return Checked(protocol, entries, ratios, seeds, tuple(config.tasks) if config.tasks else None, params,
-                   {sel: {**entries[sel].params(), **params[sel]} for sel in config.selectors})
+                   {sel: {**entries[sel].params(), **params[sel]} for sel in config.selectors}, budgets)
 
 
 def check_run_dir(config: CompareConfig, checked: Checked) -> None:
@@ -145,6 +154,7 @@ class Unit:
     pretrain: bool
     select_seconds: float
     kept_bytes: int
+    budget: float = 1.0  # the share of the protocol's pre-training steps it runs (scratch: always 1)
 
 
 def split_params(items: dict[str, Any], selectors: tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -180,3 +190,31 @@ def parse_seeds(text: str | None) -> tuple[int, ...] | None:
         return tuple(int(v) for v in text.split(",") if v.strip())
     except ValueError:
         raise DelbenchError(f"--seeds {text!r}: give comma-separated integers, e.g. 0,1,2") from None
+
+
+def parse_budgets(text: str | None) -> tuple[float, ...] | None:
+    """``--budgets 0.25,0.5,1``: fractions of the protocol's pre-training steps, ascending; None when
+    the option is not given (the protocol's own steps only)."""
+    if text is None:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise DelbenchError(f"--budgets {text!r}: give comma-separated fractions of the protocol's pre-training "
+                            "steps, e.g. --budgets 0.25,0.5,1") from None
+    return check_budgets(values, text)
+
+
+def check_budgets(values: tuple[float, ...], text: str) -> tuple[float, ...]:
+    """The budgets, ascending, or one line naming ``--budgets`` and what to give instead."""
+    if not values:
+        raise DelbenchError(f"--budgets {text!r}: give at least one fraction of the protocol's pre-training steps, "
+                            "e.g. --budgets 0.25,0.5,1")
+    bad = [v for v in values if not (math.isfinite(v) and 0 < v <= MAX_BUDGET)]
+    if bad:
+        raise DelbenchError(f"--budgets: {bad[0]:g} is not in (0, {MAX_BUDGET:g}]; each budget is a fraction of the "
+                            "protocol's pre-training steps, e.g. --budgets 0.25,0.5,1")
+    twice = sorted({v for v in values if values.count(v) > 1})
+    if twice:
+        raise DelbenchError(f"--budgets {text}: {twice[0]:g} is listed twice; list each budget once")
+    return tuple(sorted(values))

@@ -10,11 +10,15 @@ import pandas as pd
 from delbench.store.atomic import atomic_path, write_json
 from delbench.compare.plan import Unit
 from delbench.compare.runinfo import run_info
+from delbench.score.budgets import with_budget
 from delbench.score.normdel import del_score, normdel
 from delbench.store.rundir import CROSS_KEY, RESULT_KEY, RunDir, merge_info, merge_rows
 
 COLUMNS = ["selector", "ratio_target", "ratio_achieved", "seed", "task", "miou", "miou_all", "miou_dataset", "dice",
            "empty_share", "del", "normdel", "pretrain_steps", "pretrain_seconds", "select_seconds", "kept_bytes"]
+# What results.parquet holds: ``budget`` last (compare --budgets). Every reader takes a table without it,
+# written before budgets existed or built by hand from COLUMNS, as budget 1 (``with_budget``).
+WRITTEN = [*COLUMNS, "budget"]
 
 
 def results_frame(units: list[Unit], outcome: dict[Unit, dict[str, Any]], alpha: float) -> pd.DataFrame:
@@ -27,24 +31,26 @@ def results_frame(units: list[Unit], outcome: dict[Unit, dict[str, Any]], alpha:
                 "seed": unit.seed, "task": r["task"], "miou": float(r["miou"]), "miou_all": float(r["miou_all"]),
                 "miou_dataset": float(r["miou_dataset"]), "dice": float(r["dice"]), "empty_share": float(r["empty_share"]),
                 "pretrain_steps": got["pretrain_steps"], "pretrain_seconds": got["pretrain_seconds"],
-                "select_seconds": unit.select_seconds, "kept_bytes": unit.kept_bytes,
+                "select_seconds": unit.select_seconds, "kept_bytes": unit.kept_bytes, "budget": float(unit.budget),
             })
     frame = pd.DataFrame(rows)
     frame["del"] = del_score(frame["miou"].to_numpy(), frame["ratio_achieved"].to_numpy(), alpha)
     frame["normdel"] = normdel(frame["miou"].to_numpy(), frame["ratio_achieved"].to_numpy(), alpha)
-    return sort_rows(frame[COLUMNS])
+    return sort_rows(frame[WRITTEN])
 
 
 def sort_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.sort_values(["selector", "ratio_target", "seed", "task"], kind="stable").reset_index(drop=True)
+    keys = [k for k in ("selector", "ratio_target", "budget", "seed", "task") if k in frame.columns]
+    return frame.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
 def cross_frame(units: list[Unit], outcome: dict[Unit, dict[str, Any]]) -> pd.DataFrame | None:
-    rows = [{"selector": u.selector, "ratio_target": u.ratio_target, "seed": u.seed, **r}
+    rows = [{"selector": u.selector, "ratio_target": u.ratio_target, "seed": u.seed, **r, "budget": float(u.budget)}
             for u in units for r in outcome[u].get("cross", [])]
     if not rows:
         return None
-    return pd.DataFrame(rows).sort_values(["selector", "ratio_target", "seed", "train_task", "test_task"], kind="stable").reset_index(drop=True)
+    return pd.DataFrame(rows).sort_values(["selector", "ratio_target", "budget", "seed", "train_task", "test_task"],
+                                          kind="stable").reset_index(drop=True)
 
 
 def write_frame(frame: pd.DataFrame, path: Path) -> None:
@@ -76,7 +82,8 @@ def write_results(run_dir: Path, protocol: Any, units: list[Unit], outcome: dict
 
 
 def _read(path: Path) -> pd.DataFrame | None:
-    return pd.read_parquet(path) if path.is_file() else None
+    """A table of the run directory, with ``budget`` (1.0 in a table written before budgets existed)."""
+    return with_budget(pd.read_parquet(path)) if path.is_file() else None
 
 
 def read_results(run_dir: Path) -> pd.DataFrame:
@@ -85,4 +92,4 @@ def read_results(run_dir: Path) -> pd.DataFrame:
     path = RunDir(run_dir).results
     if not path.is_file():
         raise DelbenchError(f"{path} not found: is {run_dir} a finished `delbench compare` run directory?")
-    return pd.read_parquet(path)
+    return with_budget(pd.read_parquet(path))

@@ -71,11 +71,13 @@ def select_dir(cache: Path, key: dict[str, Any]) -> Path:
 
 def select_all(config: CompareConfig, entries: dict[str, Entry], root: Path, embeddings: Path,
                ratios: tuple[float, ...], seeds: tuple[int, ...], run_dir: RunDir, progress: Progress,
-               counts: dict[str, dict[str, int]] | None = None, warnings: list[str] | None = None) -> list[Unit]:
+               counts: dict[str, dict[str, int]] | None = None, warnings: list[str] | None = None,
+               budgets: tuple[float, ...] = (1.0,)) -> list[Unit]:
     """Run every selector once per seed for all ratios (one pass where it can), cached; copy the
-    subsets into the run directory, and return the pre-train units they define. ``counts["select"]``,
-    when given, is told how many select stages were reused and how many computed; ``warnings``, when
-    given, receives the selectors' warnings (``info["warnings"]`` of each subset, cached or not)."""
+    subsets into the run directory, and return the pre-train units they define, one per budget
+    (``scratch`` once: it pre-trains nothing). ``counts["select"]``, when given, is told how many
+    select stages were reused and how many computed; ``warnings``, when given, receives the
+    selectors' warnings (``info["warnings"]`` of each subset, cached or not)."""
     from delbench.select.stage import run_select
 
     pool = pool_rows(read_manifest(root))
@@ -110,11 +112,19 @@ def select_all(config: CompareConfig, entries: dict[str, Entry], root: Path, emb
                 full = idx.size == len(pool)
                 units.append(Unit(sel, float(r), float(meta["ratio_achieved"]), seed, None if full else run_dir.subset(sel, seed, r),
                                   True, float(meta["seconds"]), int(sizes[idx].sum())))
+    # the same order as the plan's (delbench.compare.cached), so its schedule is the one that runs
+    units = [replace(u, budget=b) for b in budgets for u in units]
     total = int(sizes.sum())
     for seed in seeds:
-        units.append(Unit(FULL, 1.0, 1.0, seed, None, True, 0.0, total))
+        units += [Unit(FULL, 1.0, 1.0, seed, None, True, 0.0, total, b) for b in budgets]
         units.append(Unit(SCRATCH, 0.0, 0.0, seed, None, False, 0.0, 0))
     return units
+
+
+def unit_label(unit: Unit) -> str:
+    """``meddel R=0.05 s1``, with ``b=0.5`` for a budget other than the protocol's own."""
+    budget = f" b={unit.budget:g}" if unit.budget != 1.0 else ""
+    return f"{unit.selector} R={unit.ratio_target:g}{budget} s{unit.seed}"
 
 
 def run_unit(root: str, proto: Protocol, cache: str, unit: Unit, tasks: list[str] | None,
@@ -131,15 +141,15 @@ def run_unit(root: str, proto: Protocol, cache: str, unit: Unit, tasks: list[str
     checkpoint, steps, seconds = None, 0, 0.0
     if unit.pretrain:
         subset = np.load(unit.subset) if unit.subset is not None else None
-        result = pretrain(Path(root), proto, stages, subset=subset, seed=unit.seed,
-                          progress=lambda f, m="": say(f, f"pretrain {unit.selector} R={unit.ratio_target:g} s{unit.seed} {m}"))
+        result = pretrain(Path(root), proto, stages, subset=subset, seed=unit.seed, budget=unit.budget,
+                          progress=lambda f, m="": say(f, f"pretrain {unit_label(unit)} {m}"))
         counts["pretrain"]["reused" if result.reused else "computed"] += 1
         checkpoint, steps, seconds = result.checkpoint, int(result.steps), float(result.seconds)
     for task in resolve_tasks(read_manifest(Path(root)), proto, tasks, Path(root)):
         done = is_done(finetuned_dir(Path(root), proto, stages, checkpoint=checkpoint, task=task, seed=unit.seed))
         counts["evaluate"]["reused" if done else "computed"] += 1
     rows = evaluate(Path(root), proto, stages, checkpoint=checkpoint, seed=unit.seed, tasks=tasks,
-                    progress=lambda f, m="": say(f, f"evaluate {unit.selector} R={unit.ratio_target:g} s{unit.seed} {m}"))
+                    progress=lambda f, m="": say(f, f"evaluate {unit_label(unit)} {m}"))
     out: dict[str, Any] = {"rows": rows, "pretrain_steps": steps, "pretrain_seconds": seconds, "counts": counts}
     if cross:
         from delbench.evaluate.crossdata import cross_dataset
@@ -198,7 +208,8 @@ class UnitsLost(Exception):
         self.finished, self.lost = finished, lost
 
     def message(self, run_dir: Path) -> str:
-        names = " and ".join(f"{u.selector} R={u.ratio_target:g} seed {u.seed} ({why})" for u, why in self.lost)
+        names = " and ".join(f"{u.selector} R={u.ratio_target:g}{f' budget {u.budget:g}' if u.budget != 1.0 else ''} "
+                             f"seed {u.seed} ({why})" for u, why in self.lost)
         what = f"while running unit {names}" if names else "between units (killed, or out of memory)"
         kept = (f"the {len(self.finished)} finished unit(s) are kept in {RunDir(run_dir).results} and the cache"
                 if self.finished else "no unit had finished; finished stages are in the cache")
@@ -266,7 +277,7 @@ def _run_compare(config: CompareConfig, say: Progress, on_total: Callable[[int],
     counts: dict[str, dict[str, int]] = {}
     select_warnings: list[str] = []
     units = select_all(config, checked.entries, root, embeddings, ratios, seeds, RunDir(run_dir), say, counts,
-                       select_warnings)
+                       select_warnings, checked.budgets)
     if on_total:
         on_total(len(units))
 
@@ -277,6 +288,7 @@ def _run_compare(config: CompareConfig, say: Progress, on_total: Callable[[int],
                     counts.setdefault(stage, {"reused": 0, "computed": 0})[kind] += n
         write_results(run_dir, protocol, [u for u in units if u in outcome], outcome, previous=previous, extra={
             "selectors": list(config.selectors), "ratios": list(ratios), "seeds": list(seeds), "tasks": tasks,
+            "budgets": list(checked.budgets),
             "params": checked.filled, "overrides": dict(config.overrides), "data_root": str(root),
             "manifest_sha256": manifest_sha, "embeddings": str(embeddings), "cross": config.cross,
             "stages": counts, "select_warnings": select_warnings, "started": started, "wall_seconds": time.perf_counter() - start,

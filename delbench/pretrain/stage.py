@@ -1,5 +1,7 @@
 """Pre-training under equal compute: every ratio runs ``epochs_at_full * N_pool / batch`` optimiser
-steps on its kept subset (so a 5% subset sees each image 20x as often as the full pool does).
+steps on its kept subset (so a 5% subset sees each image 20x as often as the full pool does). A
+budget (``compare --budgets``) scales those steps for every ratio alike, with its own learning-rate
+schedule over the shorter (or longer) run.
 
 The result lives in ``<cache>/pretrain/<hash>/`` (hash of manifest, subset, pretrain config, seed and
 world size): ``weights.safetensors`` (the final weights, segmentation-network names), ``meta.json``
@@ -52,25 +54,29 @@ def _subset_key(subset: np.ndarray | None, n_pool: int) -> str:
     return hashlib.sha256(np.sort(arr).tobytes()).hexdigest()[:16]
 
 
-def stage_config(root: Path, protocol: Any, subset: np.ndarray | None, seed: int, world: int = 1) -> dict[str, Any]:
+def stage_config(root: Path, protocol: Any, subset: np.ndarray | None, seed: int, world: int = 1,
+                 budget: float = 1.0) -> dict[str, Any]:
     n_pool = len(pool_rows(read_manifest(root)))
     recipe = asdict(protocol.pretrain)
     # A cap that does not shorten the run leaves it the run it was without one, cached under the
-    # same key; one that does is keyed by the steps it leaves.
+    # same key; one that does, or a budget other than 1, is keyed by the steps it leaves. Budget 1 so
+    # keeps the key it had before budgets existed, and two ways to the same steps share one run.
     recipe.pop("max_steps")
     config = {
         "stage": "pretrain", "code": CODE_VERSION, "manifest": manifest_sha256(root),
         "subset": _subset_key(subset, n_pool), "n_pool": n_pool, "pretrain": recipe,
         "seed": int(seed), "world": int(world),
     }
-    if protocol.cap_binds(n_pool):
-        config["steps"] = protocol.pretrain_steps(n_pool)
+    steps = protocol.budget_steps(n_pool, budget)
+    if steps != protocol.uncapped_steps(n_pool):
+        config["steps"] = steps
     return config
 
 
-def stage_dir(root: Path, protocol: Any, cache_dir: Path, subset: np.ndarray | None, seed: int, world: int = 1) -> Path:
-    """Where the pre-training of ``subset`` under ``seed`` is (or will be) cached."""
-    return Path(cache_dir) / "pretrain" / config_hash(stage_config(root, protocol, subset, seed, world))
+def stage_dir(root: Path, protocol: Any, cache_dir: Path, subset: np.ndarray | None, seed: int, world: int = 1,
+              budget: float = 1.0) -> Path:
+    """Where the pre-training of ``subset`` under ``seed`` at ``budget`` is (or will be) cached."""
+    return Path(cache_dir) / "pretrain" / config_hash(stage_config(root, protocol, subset, seed, world, budget))
 
 
 def work_dir(stage: Path) -> Path:
@@ -85,8 +91,9 @@ def _result(out: Path, reused: bool = False) -> PretrainResult:
 
 
 def pretrain(root: Path, protocol: Any, cache_dir: Path, *, subset: np.ndarray | None, seed: int,
-             progress: Progress | None = None, stop_after: int | None = None) -> PretrainResult:
-    """Pre-train on ``subset`` (pool indices; ``None`` = 100% of the pool), cached and resumable.
+             progress: Progress | None = None, stop_after: int | None = None, budget: float = 1.0) -> PretrainResult:
+    """Pre-train on ``subset`` (pool indices; ``None`` = 100% of the pool), cached and resumable, for
+    ``budget`` times the protocol's steps (``Protocol.budget_steps``).
 
     ``stop_after`` ends the run after that many total steps without finishing the stage (used to test
     that an interrupted run resumes exactly); the returned result then points at the last checkpoint.
@@ -95,7 +102,7 @@ def pretrain(root: Path, protocol: Any, cache_dir: Path, *, subset: np.ndarray |
 
     root, cache_dir = Path(root), Path(cache_dir)
     dev, dist = setup(protocol.pretrain.device)
-    config = stage_config(root, protocol, subset, seed, dist.world)
+    config = stage_config(root, protocol, subset, seed, dist.world, budget)
     out = Path(cache_dir) / "pretrain" / config_hash(config)
     if is_done(out):
         return _result(out, reused=True)
@@ -106,11 +113,12 @@ def pretrain(root: Path, protocol: Any, cache_dir: Path, *, subset: np.ndarray |
         barrier(dist)
         if is_done(out):
             return _result(out, reused=True)
-        return _train(root, protocol, cache_dir, subset, seed, config, out, dev, dist, progress, stop_after)
+        return _train(root, protocol, cache_dir, subset, seed, config, out, dev, dist, progress, stop_after, budget)
 
 
 def _train(root: Path, protocol: Any, cache_dir: Path, subset: np.ndarray | None, seed: int, config: dict[str, Any],
-           out: Path, dev: Any, dist: Any, progress: Progress | None, stop_after: int | None) -> PretrainResult:
+           out: Path, dev: Any, dist: Any, progress: Progress | None, stop_after: int | None,
+           budget: float = 1.0) -> PretrainResult:
     import torch
 
     from delbench.nets import checkpoint as ck
@@ -130,7 +138,7 @@ def _train(root: Path, protocol: Any, cache_dir: Path, subset: np.ndarray | None
     barrier(dist)
     if images is None:
         images = image_array(root, pool, pt.image_size, cache_dir)
-    total = protocol.pretrain_steps(len(pool))
+    total = protocol.budget_steps(len(pool), budget)  # the schedule below runs over these steps
     if pt.batch_size % dist.world:
         raise DelbenchError(f"[pretrain] batch_size {pt.batch_size} must be divisible by the {dist.world} processes")
     local = pt.batch_size // dist.world

@@ -70,6 +70,9 @@ def read_run(path: Path) -> Run:
         results = pd.read_parquet(results_path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise DelbenchError(f"{results_path}: not a readable Parquet file ({type(exc).__name__}: {exc})") from None
+    from delbench.score.budgets import with_budget
+
+    results = with_budget(results)  # a run from before budgets ran budget 1 only
     missing = [c for c in COLUMNS if c not in results.columns]
     if missing:
         raise DelbenchError(f"{results_path}: missing column(s) {', '.join(missing)}")

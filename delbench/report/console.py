@@ -47,7 +47,20 @@ def _clip(text: str, width: int) -> str:
 def summary_lines(results: pd.DataFrame, width: int = WIDTH) -> list[str]:
     """The summary as lines no longer than ``width``: per retained ratio below 1, one row per selector
     (task-mean ×100, mean ± 95% CI over seeds; NormDEL paired by seed against random), then the
-    references ``full`` and ``scratch``."""
+    references ``full`` and ``scratch``. With several pre-training budgets, that summary per budget."""
+    from delbench.score.budgets import at_budget, budgets_of, label, steps_at
+
+    budgets = budgets_of(results)
+    if len(budgets) == 1:
+        return _summary_lines(results, width)
+    out: list[str] = []
+    for b in budgets:
+        out += ([""] if out else []) + [_clip(f"== {label(b, steps_at(results, b))} ==", width)]
+        out += _summary_lines(at_budget(results, b), width)
+    return out
+
+
+def _summary_lines(results: pd.DataFrame, width: int) -> list[str]:
     s = summary(results, REFERENCE)
     blocks: list[tuple[str, list[list[str]]]] = []
     body = s[~s["selector"].isin(REFERENCES) & (s["ratio_target"] < 1.0)]
@@ -77,7 +90,17 @@ def summary_lines(results: pd.DataFrame, width: int = WIDTH) -> list[str]:
 
 
 def summary_records(results: pd.DataFrame) -> list[dict[str, Any]]:
-    """The summary's numbers (fractions, not x100), one record per selector and ratio; NaN as None."""
+    """The summary's numbers (fractions, not x100), one record per selector and ratio; NaN as None.
+    With several pre-training budgets, one per selector, ratio and budget, each naming its budget."""
+    from delbench.score.budgets import at_budget, budgets_of
+
+    budgets = budgets_of(results)
+    if len(budgets) == 1:
+        return _summary_records(results)
+    return [{**rec, "budget": b} for b in budgets for rec in _summary_records(at_budget(results, b))]
+
+
+def _summary_records(results: pd.DataFrame) -> list[dict[str, Any]]:
     frame = summary(results, REFERENCE)
     frame = frame[frame["selector"].isin(REFERENCES) | (frame["ratio_target"] < 1.0)]
     def plain(v: Any) -> Any:

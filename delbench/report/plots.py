@@ -33,8 +33,9 @@ def save(fig: "object", stem: Path) -> list[Path]:
     return out
 
 
-def ratio_curves(results: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """mIoU and NormDEL vs retained ratio, one panel per task, one line per selector, mean ± 95% CI."""
+def ratio_curves(results: pd.DataFrame, out_dir: Path, suffix: str = "") -> list[Path]:
+    """mIoU and NormDEL vs retained ratio, one panel per task, one line per selector, mean ± 95% CI;
+    ``suffix`` ends the files' names (one budget's curves among several: ``_b0.5``)."""
     plt = pyplot()
     agg = aggregate(results)
     tasks = sorted(agg["task"].unique())
@@ -61,16 +62,18 @@ def ratio_curves(results: pd.DataFrame, out_dir: Path) -> list[Path]:
             ax.grid(alpha=0.3)
         axes[0][-1].legend(fontsize=7, loc="best")
         fig.tight_layout()
-        written += save(fig, out_dir / f"{metric}_vs_ratio")
+        written += save(fig, out_dir / f"{metric}_vs_ratio{suffix}")
         plt.close(fig)
     return written
 
 
 def cross_heatmaps(cross: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """One heatmap per (selector, ratio): rows = fine-tuned on, columns = tested on, mIoU x100."""
+    """One heatmap per (selector, ratio) and budget: rows = fine-tuned on, columns = tested on, mIoU x100."""
+    from delbench.score.budgets import suffix, with_budget
+
     plt = pyplot()
     written = []
-    for (sel, ratio), g in cross.groupby(["selector", "ratio_target"], sort=True):
+    for (sel, ratio, budget), g in with_budget(cross).groupby(["selector", "ratio_target", "budget"], sort=True):
         mat = g.groupby(["train_task", "test_task"])["miou"].mean().unstack("test_task").sort_index().sort_index(axis=1)
         fig, ax = plt.subplots(figsize=(1.1 * mat.shape[1] + 2, 0.9 * mat.shape[0] + 1.5))
         im = ax.imshow(mat.to_numpy() * 100, cmap="viridis", vmin=0, vmax=100)
@@ -80,9 +83,9 @@ def cross_heatmaps(cross: pd.DataFrame, out_dir: Path) -> list[Path]:
             ax.text(j, i, f"{v:.0f}", ha="center", va="center", color="white" if v < 60 else "black", fontsize=8)
         ax.set_xlabel("tested on")
         ax.set_ylabel("fine-tuned on")
-        ax.set_title(f"{sel} R={ratio:g}")
+        ax.set_title(f"{sel} R={ratio:g}" + ("" if budget == 1.0 else f" budget {budget:g}"))
         fig.colorbar(im, ax=ax, label="mIoU x100")
         fig.tight_layout()
-        written += save(fig, out_dir / f"cross_{sel}_r{ratio:g}")
+        written += save(fig, out_dir / f"cross_{sel}_r{ratio:g}{suffix(budget)}")
         plt.close(fig)
     return written

@@ -78,12 +78,17 @@ def render_run(run_dir: str | Path, plots: bool = True) -> list[T.Grid]:
     """Write tables/ and plots/ of ``run_dir``; return the grids for console display."""
     from delbench.report.plots import cross_heatmaps, ratio_curves
 
+    from delbench.report.budget_view import budget_curves, per_budget, selector_budget_grid
+    from delbench.score.budgets import at_budget, budgets_of, suffix
+
     rd = RunDir(run_dir)
     results = read_results(rd.path)
     info = rd.read_info()
     pool = _pool(info)
     removal = removal_table(rd, info, pool)
-    shown = T.ratio_grids(results) + [T.summary_grid(results)] + ([removal] if removal is not None else [])
+    curves = selector_budget_grid(results)  # None unless the run holds several budgets
+    shown = per_budget(results, lambda rows: T.ratio_grids(rows) + [T.summary_grid(rows)])
+    shown += ([curves] if curves is not None else []) + ([removal] if removal is not None else [])
     for grid in shown:
         _write(rd.table(grid.slug, "md"), T.to_markdown(grid))
         _write(rd.table(grid.slug, "tex"), T.to_latex(grid))
@@ -93,7 +98,10 @@ def render_run(run_dir: str | Path, plots: bool = True) -> list[T.Grid]:
 
         write_composition(rd.path, pool)
     if plots:
-        ratio_curves(results, rd.plots)
+        budgets = budgets_of(results)
+        for b in budgets:  # one budget's curves, or each budget's under its own name
+            ratio_curves(results if len(budgets) == 1 else at_budget(results, b), rd.plots, suffix(b))
+        budget_curves(results, rd.plots)
         if rd.cross.is_file():
             cross_heatmaps(pd.read_parquet(rd.cross), rd.plots)
         galleries(rd, info, pool)

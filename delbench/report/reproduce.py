@@ -42,6 +42,8 @@ def command(entry: dict[str, Any], info: dict[str, Any], run_dir: Path | str) ->
         args += ["--ratios", _csv(entry["ratios"])]
     if entry.get("seeds") is not None:
         args += ["--seeds", _csv(entry["seeds"])]
+    if entry.get("budgets") and list(entry["budgets"]) != [1.0]:  # budget 1 alone is the default
+        args += ["--budgets", _csv(entry["budgets"])]
     if entry.get("tasks"):
         args += ["--tasks", ",".join(entry["tasks"])]
     params = entry.get("params") or info.get("params") or {}

@@ -69,6 +69,8 @@ def _run_facts(run_dir: Path, info: dict[str, Any], results: pd.DataFrame) -> li
         ("selectors", ", ".join(info.get("selectors", []))),
         ("retained ratios", ", ".join(f"{r:g}" for r in info.get("ratios", []))),
         ("seeds", ", ".join(str(s) for s in info.get("seeds", []))),
+        *([("pre-training budgets", ", ".join(f"{b:g}" for b in info["budgets"]) + " (shares of the protocol's steps)")]
+          if list(info.get("budgets") or [1.0]) != [1.0] else []),
         ("started", str(invocations[0].get("started", "?"))),
         ("wall time", f"{_seconds(wall)} over {len(invocations)} invocation(s)"),
         ("cross-dataset", "yes" if info.get("cross") else "no"),
@@ -116,6 +118,9 @@ def _plots(run_dir: Path) -> list[dict[str, str]]:
                             "pool kept; full and scratch as reference lines.",
     }
     plots = RunDir(run_dir).plots
+    from delbench.report.budget_view import plot_captions
+
+    captions.update(plot_captions(plots))  # per-budget curves and the budget curves, when the run has budgets
     return [{"title": name.replace("_", " "), "uri": file_data_uri(plots / f"{name}.png"), "caption": text}
             for name, text in captions.items() if (plots / f"{name}.png").is_file()]
 
@@ -128,17 +133,13 @@ def _cross(run_dir: Path) -> list[dict[str, str]]:
 
 
 def _validate(run_dir: Path) -> dict[str, Any] | None:
-    from delbench.report.validate_view import ladder_grid, precondition_grid, precondition_line, task_grid
-    from delbench.report.verdict_file import read_verdict
+    from delbench.report.validate_view import report_section
+    from delbench.report.verdict_file import read_ladders
 
     path = RunDir(run_dir).verdict
     if not path.is_file():
         return None
-    verdict = read_verdict(path)
-    return {"passed": verdict.passed, "failures": verdict.failures(),
-            "ratios": sorted({f"{r.ratio:g}" for r in verdict.rungs}), "precondition": precondition_line(verdict),
-            "tables": [grid_view(precondition_grid(verdict), "validate-precondition"),
-                       grid_view(ladder_grid(verdict), "validate-ladder"), grid_view(task_grid(verdict), "validate-tasks")]}
+    return report_section(read_ladders(path))  # every budget's ladder, and the rungs against the budget
 
 
 def _agreement_row(record: dict[str, Any], name: str) -> dict[str, Any]:
@@ -193,6 +194,7 @@ def write_report(run_dir: str | Path, galleries: bool = True,
                  extra: Sequence[tuple[str, pd.DataFrame]] = ()) -> Path:
     """Write ``RUN_DIR/report.html`` atomically and return its path. ``galleries=False`` leaves out the
     image galleries (they read the pool images); plots are embedded when ``plots/`` holds them."""
+    from delbench.report import budget_view
     from delbench.report.render import removal_table
     from delbench.report.reproduce import commands
     from delbench.report.thumbs import run_galleries
@@ -214,8 +216,10 @@ def write_report(run_dir: str | Path, galleries: bool = True,
         ratios=[f"{r:g}" for r in info.get("ratios", [])], seeds=info.get("seeds", []),
         run_facts=_run_facts(run_dir, info, results), versions=_versions(info), params=_params_view(info),
         commands=commands(info, run_dir), invocations=_invocations_view(info),
-        summary=grid_view(T.summary_grid(results), "summary"),
-        ratio_tables=[grid_view(g, _grid_id(g)) for g in T.ratio_grids(results)],
+        # one summary per pre-training budget (one budget: the summary as always); ids as the files' names
+        summaries=[grid_view(g, _grid_id(g)) for g in budget_view.per_budget(results, lambda rows: [T.summary_grid(rows)])],
+        ratio_tables=[grid_view(g, _grid_id(g)) for g in budget_view.per_budget(results, T.ratio_grids)],
+        budgets=budget_view.report_section(results),
         plots=plots, plots_note="No plots drawn for this run (it ran with --no-plots); `delbench report RUN_DIR` draws them.",
         cross=_cross(run_dir) if rd.cross.is_file() else [],
         removal=grid_view(removal, "removal") if removal is not None else None,

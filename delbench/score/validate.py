@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from delbench.score.budgets import DEFAULT, at_budget, budgets_of
 from delbench.score.stats import PairedDiff, seed_paired
 from delbench.references import FULL, SCRATCH
 
@@ -79,6 +80,7 @@ class Verdict:
     tasks: tuple[TaskCheck, ...]
     overall: PairedDiff  # full - scratch on the task mean
     threshold: float = PRECONDITION  # the precondition's, as judged (a file read back keeps its own)
+    budget: float = DEFAULT  # the pre-training budget the ladder was judged at (compare --budgets)
 
     @property
     def precondition(self) -> Precondition:
@@ -91,11 +93,12 @@ class Verdict:
 
     def failures(self) -> list[str]:
         out = [] if self.precondition.holds else [f"precondition: {self.precondition.describe()}"]
-        return out + [f"{r.a} > {r.b} at R={r.ratio:g}: lower bound {100 * r.lower:+.2f}" for r in self.rungs if not holds(r)]
+        return out + [f"{r.a} > {r.b} at R={r.ratio:g}: lower bound {100 * r.lower:+.2f}"
+                      for r in self.rungs if not holds(r)]
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "passed": self.passed, "metric": METRIC, "precondition": self.precondition.to_dict(),
+            "passed": self.passed, "metric": METRIC, "budget": self.budget, "precondition": self.precondition.to_dict(),
             "rungs": [_diff_dict(r) for r in self.rungs],
             "tasks": [{"task": t.task, "dead": t.dead, "full_beats_scratch": t.full_beats_scratch,
                        "full_minus_scratch": _diff_dict(t.full_minus_scratch)} for t in self.tasks],
@@ -129,11 +132,48 @@ def dead_task(results: pd.DataFrame, task: str) -> bool:
     return bool(np.all(np.abs(others[METRIC].to_numpy() - base.to_numpy()) <= SAME))
 
 
-def judge(results: pd.DataFrame, ratios: tuple[float, ...] = RATIOS) -> Verdict:
-    """The ladder and the task checks of a results table holding oracle, random, adversary, full and scratch."""
+def judge(results: pd.DataFrame, ratios: tuple[float, ...] = RATIOS, budget: float = DEFAULT) -> Verdict:
+    """The ladder and the task checks of a results table holding oracle, random, adversary, full and
+    scratch, at one pre-training budget (its rows and scratch's)."""
+    results = at_budget(results, budget)
     rungs = tuple(seed_paired(results, a, b, r, METRIC) for r in ratios for a, b in RUNGS)
     tasks = []
     for task in sorted(results["task"].unique()):
         part = results[results["task"] == task]
         tasks.append(TaskCheck(task, dead_task(results, task), seed_paired(part, FULL, SCRATCH, 1.0, METRIC)))
-    return Verdict(rungs, tuple(tasks), seed_paired(results, FULL, SCRATCH, 1.0, METRIC))
+    return Verdict(rungs, tuple(tasks), seed_paired(results, FULL, SCRATCH, 1.0, METRIC), budget=float(budget))
+
+
+@dataclass(frozen=True)
+class Ladders:
+    """One verdict per pre-training budget. Data rankings can change with compute, so a protocol ranks
+    data only if it does so at every budget it was asked about."""
+
+    verdicts: tuple[Verdict, ...]  # ascending budget
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.verdicts) and all(v.passed for v in self.verdicts)
+
+    @property
+    def budgets(self) -> tuple[float, ...]:
+        return tuple(v.budget for v in self.verdicts)
+
+    def failures(self) -> list[str]:
+        if len(self.verdicts) == 1:
+            return self.verdicts[0].failures()
+        return [f"budget {v.budget:g}: {why}" for v in self.verdicts for why in v.failures()]
+
+    def to_dict(self) -> dict[str, Any]:
+        """validate.json: one budget's verdict as it always was (with ``budgets``); several under ``ladders``."""
+        if len(self.verdicts) == 1:
+            return {**self.verdicts[0].to_dict(), "budgets": list(self.budgets)}
+        return {"passed": self.passed, "metric": METRIC, "budgets": list(self.budgets),
+                "ladders": [v.to_dict() for v in self.verdicts]}
+
+
+def judge_budgets(results: pd.DataFrame, ratios: tuple[float, ...] = RATIOS,
+                  budgets: tuple[float, ...] | None = None) -> Ladders:
+    """``judge`` at each budget (default: every budget the table holds)."""
+    wanted = sorted(budgets) if budgets else budgets_of(results)
+    return Ladders(tuple(judge(results, ratios, float(b)) for b in wanted))

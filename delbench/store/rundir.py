@@ -57,10 +57,11 @@ class RunDir:
         return json.loads(self.run_json.read_text())
 
 # What identifies a row of each table: a rerun of the same unit replaces its rows, nothing else does.
-RESULT_KEY = ["selector", "ratio_target", "seed", "task"]
-CROSS_KEY = ["selector", "ratio_target", "seed", "train_task", "test_task"]
+# ``budget`` comes last, so code that reads a key's first fields by position still finds them there.
+RESULT_KEY = ["selector", "ratio_target", "seed", "task", "budget"]
+CROSS_KEY = ["selector", "ratio_target", "seed", "train_task", "test_task", "budget"]
 # What each invocation into the directory is remembered by, in run.json's ``invocations``.
-INVOCATION = ("started", "selectors", "ratios", "seeds", "tasks", "params", "overrides", "cross", "data_root",
+INVOCATION = ("started", "selectors", "ratios", "seeds", "budgets", "tasks", "params", "overrides", "cross", "data_root",
               "manifest_sha256", "stages", "wall_seconds", "git_commit", "delbench", "protocol_arg", "data_arg")
 
 
@@ -155,6 +156,8 @@ def merge_info(old: dict[str, Any] | None, new: dict[str, Any], results: pd.Data
     merged["selectors"] = list(dict.fromkeys([*old.get("selectors", []), *new["selectors"]]))
     merged["ratios"] = sorted({*old.get("ratios", []), *new["ratios"]})
     merged["seeds"] = sorted({*old.get("seeds", []), *new["seeds"]})
+    if "budgets" in new:  # a run.json from before budgets ran budget 1
+        merged["budgets"] = sorted({*old.get("budgets", [1.0]), *new["budgets"]})
     merged["params"] = {**old.get("params", {}), **new["params"]}
     # None: each run's protocol tasks; once runs differ, the tasks the merged table holds
     both_default = old.get("tasks") is None and new.get("tasks") is None
