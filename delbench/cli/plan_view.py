@@ -67,7 +67,8 @@ def plan_lines(plan: Plan) -> list[str]:
     else:  # each budget its own runs and schedule; the protocol's own steps are the 1 they scale
         per = {b: {u.trains for u in plan.units if u.trains is not None and u.budget == b} for b in budgets}
         each = ", ".join(f"{len(per[b])} of {p.budget_steps(plan.pool_frames, b):,} steps (budget {b:g})" for b in budgets)
-        lines.append(f"  pre-training: {count(len(runs), 'run')}: {each}; budget 1 = {own:,} steps{cap}")
+        own_text = f"; budget 1 = {own:,} steps{cap}" if cap or 1.0 not in budgets else ""  # what each is a share of
+        lines.append(f"  pre-training: {count(len(runs), 'run')}: {each}{own_text}")
     if runs:
         rest = f", {len(resuming)} resume from step {', '.join(map(str, resuming))}" if resuming else ""
         lines.append(f"    cached {done}{rest}, to run {len(runs) - done - len(resuming)}")
