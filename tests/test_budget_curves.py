@@ -289,3 +289,20 @@ def test_validate_at_two_budgets_shows_and_saves_each(tmp_path: Path, monkeypatc
     report = (tmp_path / "run" / "report.html").read_text()
     assert 'id="validate-ladder-b0.5"' in report and 'id="validate-budgets"' in report
     assert 'id="budget-curves"' in report and "miou vs budget" in report and "rungs vs budget" in report
+
+
+def test_one_budget_other_than_one_is_named_wherever_it_shows() -> None:
+    from delbench.report.budget_view import per_budget
+    from delbench.report.console import summary_lines
+    from delbench.report.tables import summary_grid
+    from delbench.report.validate_view import ladders_grids
+    from delbench.score.validate import judge_budgets
+
+    frame = budget_table({0.5: dict(LEVELS, oracle=LEVELS["random"])})
+    frame.loc[frame["selector"] == "scratch", "budget"] = 1.0  # scratch's rows are budget 1's, as compare writes them
+    (grid,) = per_budget(frame, lambda rows: [summary_grid(rows)])
+    assert grid.slug == "summary_b0.5" and grid.title.startswith("Budget 0.5")
+    assert summary_lines(frame)[0] == "== budget 0.5 =="
+    ladders = judge_budgets(frame)
+    assert ladders.budgets == (0.5,) and ladders.failures()[0].startswith("budget 0.5: ")
+    assert all(g.title.startswith("Budget 0.5: ") for g in ladders_grids(ladders))

@@ -47,7 +47,7 @@ def validate(protocol: Protocol, data: Path | None, ratios: str, seeds: str | No
     from delbench.report.render import render_run
     from delbench.report.run_report import write_report
     from delbench.report.budget_view import rung_curves
-    from delbench.report.validate_view import precondition_line, rung_budget_grid, verdict_grids, write_verdict
+    from delbench.report.validate_view import labelled, precondition_line, rung_budget_grid, verdict_grids, write_verdict
     from delbench.report.tables import to_rich
     from delbench.score.validate import RATIOS, SELECTORS, judge_budgets
 
@@ -73,10 +73,11 @@ def validate(protocol: Protocol, data: Path | None, ratios: str, seeds: str | No
 
             rung_curves(verdict, RunDir(run_dir).plots)
         report = write_report(run_dir, galleries=not no_plots)  # after the verdict: the report shows the ladder
+    named = labelled(verdict)  # every budget but the protocol's own alone says which it is
     for one in verdict.verdicts:
-        if several:
+        if named:
             console.print(f"\n[bold]budget {one.budget:g}[/]")
-        console.print(precondition_line(one, budget=several), highlight=False, markup=False, soft_wrap=True)
+        console.print(precondition_line(one, budget=named), highlight=False, markup=False, soft_wrap=True)
         for grid in verdict_grids(one)[1:]:
             console.print(to_rich(grid))
     if several:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from delbench.references import FULL, REFERENCES, SCRATCH
 from delbench.report.tables import Grid
-from delbench.score.budgets import at_budget, budgets_of, label, steps_at, suffix
+from delbench.score.budgets import DEFAULT, at_budget, budgets_of, label, steps_at, suffix
 from delbench.score.stats import mean_ci, task_means
 
 if TYPE_CHECKING:
@@ -28,11 +28,11 @@ METRIC = "miou"
 
 
 def per_budget(results: pd.DataFrame, make: Callable[[pd.DataFrame], list[Grid]]) -> list[Grid]:
-    """``make(rows)``'s grids for each budget of ``results``: as they are when there is one budget;
-    with several, titled with their budget and its steps, and named ``<slug>_b<budget>`` (budget 1
+    """``make(rows)``'s grids for each budget of ``results``: as they are when the table holds budget 1
+    only; otherwise titled with their budget and its steps, and named ``<slug>_b<budget>`` (budget 1
     keeps the plain name)."""
     budgets = budgets_of(results)
-    if len(budgets) == 1:
+    if budgets == (DEFAULT,):
         return make(results)
     out = []
     for b in budgets:

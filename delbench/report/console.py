@@ -47,11 +47,11 @@ def _clip(text: str, width: int) -> str:
 def summary_lines(results: pd.DataFrame, width: int = WIDTH) -> list[str]:
     """The summary as lines no longer than ``width``: per retained ratio below 1, one row per selector
     (task-mean ×100, mean ± 95% CI over seeds; NormDEL paired by seed against random), then the
-    references ``full`` and ``scratch``. With several pre-training budgets, that summary per budget."""
-    from delbench.score.budgets import at_budget, budgets_of, label, steps_at
+    references ``full`` and ``scratch``. At budgets other than 1 alone, that summary per budget."""
+    from delbench.score.budgets import DEFAULT, at_budget, budgets_of, label, steps_at
 
     budgets = budgets_of(results)
-    if len(budgets) == 1:
+    if budgets == (DEFAULT,):
         return _summary_lines(results, width)
     out: list[str] = []
     for b in budgets:
@@ -91,11 +91,11 @@ def _summary_lines(results: pd.DataFrame, width: int) -> list[str]:
 
 def summary_records(results: pd.DataFrame) -> list[dict[str, Any]]:
     """The summary's numbers (fractions, not x100), one record per selector and ratio; NaN as None.
-    With several pre-training budgets, one per selector, ratio and budget, each naming its budget."""
-    from delbench.score.budgets import at_budget, budgets_of
+    At budgets other than 1 alone, one per selector, ratio and budget, each naming its budget."""
+    from delbench.score.budgets import DEFAULT, at_budget, budgets_of
 
     budgets = budgets_of(results)
-    if len(budgets) == 1:
+    if budgets == (DEFAULT,):
         return _summary_records(results)
     return [{**rec, "budget": b} for b in budgets for rec in _summary_records(at_budget(results, b))]
 

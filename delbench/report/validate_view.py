@@ -89,10 +89,15 @@ def rung_budget_grid(ladders: "Ladders") -> Grid:
 
 
 def ladders_grids(ladders: "Ladders") -> list[Grid]:
-    """Every table ``validate`` shows: per budget its three, then (several budgets) the rungs against it."""
-    several = len(ladders.verdicts) > 1
-    grids = [g for v in ladders.verdicts for g in verdict_grids(v, budget=several)]
-    return grids + ([rung_budget_grid(ladders)] if several else [])
+    """Every table ``validate`` shows: per budget its three (titled with the budget unless budget 1 is
+    the only one), then (several budgets) the rungs against it."""
+    grids = [g for v in ladders.verdicts for g in verdict_grids(v, budget=labelled(ladders))]
+    return grids + ([rung_budget_grid(ladders)] if len(ladders.verdicts) > 1 else [])
+
+
+def labelled(ladders: "Ladders") -> bool:
+    """Whether what is shown names its budget: always, except for the protocol's own budget alone."""
+    return ladders.budgets != (1.0,)
 
 
 def write_verdict(run_dir: Path, verdict: "Verdict | Ladders") -> None:
@@ -115,16 +120,16 @@ def report_section(ladders: "Ladders") -> dict[str, object]:
     from delbench.report.html import grid_view
     from delbench.score.budgets import suffix
 
-    several = len(ladders.verdicts) > 1
+    named = labelled(ladders)
     tables = []
     for v in ladders.verdicts:
         end = suffix(v.budget).replace("_", "-")
         tables += [grid_view(g, f"validate-{kind}{end}")
-                   for g, kind in zip(verdict_grids(v, budget=several), ("precondition", "ladder", "tasks"))]
-    if several:
+                   for g, kind in zip(verdict_grids(v, budget=named), ("precondition", "ladder", "tasks"))]
+    if len(ladders.verdicts) > 1:
         tables.append(grid_view(rung_budget_grid(ladders), "validate-budgets"))
     return {"passed": ladders.passed, "failures": ladders.failures(),
             "ratios": sorted({f"{r.ratio:g}" for v in ladders.verdicts for r in v.rungs}, key=float),
-            "budgets": [f"{b:g}" for b in ladders.budgets] if several else [],
-            "precondition": "; ".join(precondition_line(v, budget=several) for v in ladders.verdicts),
+            "budgets": [f"{b:g}" for b in ladders.budgets] if named else [],
+            "precondition": "; ".join(precondition_line(v, budget=named) for v in ladders.verdicts),
             "tables": tables}

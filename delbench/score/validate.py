@@ -160,7 +160,7 @@ class Ladders:
         return tuple(v.budget for v in self.verdicts)
 
     def failures(self) -> list[str]:
-        if len(self.verdicts) == 1:
+        if self.budgets == (DEFAULT,):  # the protocol's own budget alone needs no name
             return self.verdicts[0].failures()
         return [f"budget {v.budget:g}: {why}" for v in self.verdicts for why in v.failures()]
 
