@@ -327,3 +327,36 @@ def test_pairs_counted_are_every_pair_whose_b_scores_differ():
     assert got.pairs == len(credit) and got.accuracy == pytest.approx(np.mean(credit))
     assert got.pairs_within == len(within) and got.accuracy_within == pytest.approx(np.mean(within))
     assert got.tau == pytest.approx(st.kendalltau(sa, sb).statistic)
+
+
+# --- budgets (compare --budgets) ----------------------------------------------------------------------
+
+def with_budgets(low: pd.DataFrame, high: pd.DataFrame) -> pd.DataFrame:
+    """One results table holding ``low`` at budget 0.25 and ``high`` at budget 1 (scratch once)."""
+    low = low[low["selector"] != "scratch"].assign(budget=0.25)
+    return pd.concat([low, high.assign(budget=1.0)], ignore_index=True)
+
+
+def test_a_run_of_several_budgets_is_read_at_one_and_may_agree_with_itself(tmp_path):
+    order = {c: 0.2 + 0.1 * i for i, c in enumerate(SIX)}
+    reverse = {c: 0.9 - v for c, v in order.items()}
+    run = make_run(tmp_path, "budgets", with_budgets(planted(reverse), planted(order)))
+    deep = make_run(tmp_path, "deep", planted(order))
+    # budget 1 by default: the ranking that agrees; averaging the two budgets would hide the reversal
+    assert json.loads(invoke("agree", run, deep, "--format", "json", "--bootstrap", 0).stdout)["accuracy"] == 1.0
+    cheap = invoke("agree", run, deep, "--budget-a", 0.25, "--format", "json", "--bootstrap", 0)
+    assert cheap.exit_code == 0, cheap.output
+    assert json.loads(cheap.stdout)["accuracy"] == 0.0 and json.loads(cheap.stdout)["run_a"]["budget"] == 0.25
+    itself = invoke("agree", run, run, "--budget-a", 0.25, "--budget-b", 1, "--format", "json", "--bootstrap", 0)
+    assert json.loads(itself.stdout)["tau"] == pytest.approx(-1.0)
+    assert "budget 0.25" not in (run / "agree").iterdir().__next__().name  # B at budget 1 keeps its plain label
+    line = one_line_error(invoke("agree", run, deep, "--budget-a", 0.5))
+    assert str(run) in line and "0.25, 1" in line
+
+
+def test_several_budgets_without_the_protocols_own_must_be_named(tmp_path):
+    order = {c: 0.2 + 0.1 * i for i, c in enumerate(SIX)}
+    two = pd.concat([planted(order).assign(budget=0.25), planted(order).assign(budget=0.5)], ignore_index=True)
+    run = make_run(tmp_path, "two", two)
+    line = one_line_error(invoke("agree", run, make_run(tmp_path, "deep", planted(order))))
+    assert "--budget-a" in line and str(run) in line

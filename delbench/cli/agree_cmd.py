@@ -71,8 +71,10 @@ def _heading(record: dict[str, Any]) -> list[str]:
     for key, side in (("run_a", "A"), ("run_b", "B")):
         run = record[key]
         seeds = record[f"seeds_{side.lower()}"]
+        budget = run.get("budget", 1.0)
         lines.append(f"{side}: {run['protocol']['name']} v{run['protocol']['version']}  {run['path']}  "
-                     f"({len(seeds)} seed(s): {', '.join(str(s) for s in seeds)})")
+                     + (f"budget {budget:g}  " if budget != 1.0 else "")
+                     + f"({len(seeds)} seed(s): {', '.join(str(s) for s in seeds)})")
     boot = record.get("bootstrap")
     lines.append(f"metric {record['metric']}; {len(record['cells'])} shared cells (full and scratch left out); "
                  + (f"95% percentile intervals from {boot['resamples']} bootstrap resamples of each run's seeds "
@@ -130,22 +132,30 @@ def _markdown(record: dict[str, Any]) -> str:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap's draws.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="text: tables for a terminal; json, md: for scripts, on stdout.")
-def agree(run_a: Path, run_b: Path, metric: str, resamples: int, seed: int, fmt: str) -> None:
+@click.option("--budget-a", type=float, help="Pre-training budget of RUN_A's rows (compare --budgets; default: "
+              "its only one, or 1).")
+@click.option("--budget-b", type=float, help="Pre-training budget of RUN_B's rows (RUN_B may be RUN_A at another budget).")
+def agree(run_a: Path, run_b: Path, metric: str, resamples: int, seed: int, fmt: str,
+          budget_a: float | None, budget_b: float | None) -> None:
     """How well RUN_A's ranking of selectors predicts RUN_B's (decision accuracy, Kendall tau).
 
     Compares the (selector, ratio) cells both runs hold, full and scratch left out; writes the result
     to RUN_A/agree/<protocol of B>-<name of RUN_B>.json, shown by `delbench report RUN_A`.
     """
     from delbench import __version__
-    from delbench.score.agree import AGREE_DIR, agreement
+    from delbench.score.agree import AGREE_DIR, agreement, one_budget
+    from delbench.score.budgets import suffix
     from delbench.store.atomic import write_json
     from delbench.store.rundir import own
 
     with own(run_a) if run_a.is_dir() else contextlib.nullcontext():  # not while a compare writes RUN_A
-        result = agreement(_results(run_a), _results(run_b), metric=metric, bootstrap=resamples, seed=seed,
+        rows_a, budget_a = one_budget(_results(run_a), budget_a, str(run_a))
+        rows_b, budget_b = one_budget(_results(run_b), budget_b, str(run_b))
+        result = agreement(rows_a, rows_b, metric=metric, bootstrap=resamples, seed=seed,
                            names=(str(run_a), str(run_b)))
-        record = {"run_a": _run(run_a), "run_b": _run(run_b), "delbench": __version__, **result.to_dict()}
-        record["run_b"]["label"] = label(record["run_b"])
+        record = {"run_a": {**_run(run_a), "budget": budget_a}, "run_b": {**_run(run_b), "budget": budget_b},
+                  "delbench": __version__, **result.to_dict()}
+        record["run_b"]["label"] = label(record["run_b"]) + suffix(budget_b)
         path = run_a / AGREE_DIR / f"{record['run_b']['label']}.json"
         write_json(path, record)
     if fmt == "text":

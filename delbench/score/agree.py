@@ -191,6 +191,23 @@ def agreement(results_a: pd.DataFrame, results_b: pd.DataFrame, metric: str = "m
     )
 
 
+def one_budget(results: pd.DataFrame, budget: float | None, name: str) -> tuple[pd.DataFrame, float]:
+    """The rows of one pre-training budget (``compare --budgets``) and which it is: ``budget``, or the
+    only one the run holds, or 1 (the protocol's own) among several; a ranking over cells of
+    different budgets would mix compute into the selectors' order."""
+    from delbench.score.budgets import DEFAULT, at_budget, budgets_of
+
+    held = budgets_of(results)
+    if budget is None:
+        if len(held) > 1 and DEFAULT not in held:
+            raise DelbenchError(f"{name} holds budgets {', '.join(f'{b:g}' for b in held)}: name one with "
+                                "--budget-a/--budget-b")
+        budget = held[0] if len(held) == 1 else DEFAULT
+    if not any(abs(budget - b) < 1e-9 for b in held):
+        raise DelbenchError(f"{name} has no rows at budget {budget:g}; it holds {', '.join(f'{b:g}' for b in held)}")
+    return at_budget(results, next(b for b in held if abs(budget - b) < 1e-9)), float(budget)
+
+
 def _resample(matrix: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` bootstrap draws of the run's seeds (with replacement, as many as it has): cell scores per draw."""
     k = matrix.shape[0]
