@@ -79,3 +79,44 @@ def test_formats_for_scripts(tmp_path):
         rows[("meddel", 0.2)]["normdel"]
     md = stdout("md")
     assert "### Summary" in md and "### Retained ratio 0.2: mIoU x100" in md and "| meddel |" in md
+
+
+def _block(lines: list[str], ratio: str) -> list[str]:
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"R = {ratio} "))
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i]), len(lines))
+    return lines[start:end]
+
+
+def test_each_ratio_says_whether_a_selector_differs_from_random_beyond_noise():
+    res = fake_results()  # meddel 10 points above random at R = 0.2, with 1 point of noise
+    at = res.set_index(["selector", "ratio_target", "seed", "task"])
+    # at R = 0.5 meddel scores random's numbers, shifted up on one seed and down on another
+    for seed, shift in ((0, 0.03), (1, -0.03), (2, 0.0)):
+        for col in ("miou", "normdel"):
+            for task in ("polyp-a", "polyp-b"):
+                at.loc[("meddel", 0.5, seed, task), col] = at.loc[("random", 0.5, seed, task), col] + shift
+    res = at.reset_index()
+    lines = summary_lines(res)
+    assert "  meddel: above random beyond seed noise (95% CI excludes 0)" in _block(lines, "0.2")
+    within = [line for line in _block(lines, "0.5") if "meddel:" in line]
+    assert len(within) == 1 and "no difference from random beyond seed noise (MDE" in within[0]
+    assert max(len(line) for line in lines) <= WIDTH
+    # random itself gets no verdict line
+    assert not any(line.strip().startswith("random:") for line in lines)
+
+
+def test_below_random_and_a_single_seed_are_said_too():
+    res = fake_results()
+    res.loc[res.selector == "meddel", ["miou", "normdel"]] = res.loc[res.selector == "meddel", ["miou", "normdel"]] - 0.3
+    assert "  meddel: below random beyond seed noise (95% CI excludes 0)" in summary_lines(res)
+    one = summary_lines(fake_results(seeds=(0,)))
+    assert "  meddel: no interval with 1 seed(s); run 2 or more to compare with random" in one
+
+
+def test_json_summary_carries_the_verdict(tmp_path):
+    run = make_run(tmp_path)
+    result = CliRunner().invoke(cli, ["report", str(run), "--no-plots", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    records = {(r["selector"], r["ratio_target"]): r for r in json.loads(result.stdout)["summary"]}
+    assert records[("meddel", 0.2)]["verdict"] == "above"
+    assert records[("random", 0.2)]["verdict"] is None and records[("full", 1.0)]["verdict"] is None

@@ -83,10 +83,38 @@ def _summary_lines(results: pd.DataFrame, width: int) -> list[str]:
         return (" " * gap).join(cells).rstrip()
 
     seeds = int(results["seed"].nunique())
+    verdicts = {f"R = {ratio:g}": [verdict_line(r) for _, r in g.iterrows() if r["selector"] != REFERENCE]
+                for ratio, g in body.groupby("ratio_target", sort=True)}
     out = [_clip(f"Summary x100: mean over tasks per seed, then mean ± 95% CI over {seeds} seed(s)", width)]
     for title, block in blocks:
         out += ["", _clip(title, width), line(_HEAD)] + [line(r) for r in block]
+        out += [f"  {text}" for text in verdicts.get(title.split(" (")[0], [])]
     return [_clip(text, width) for text in out]
+
+
+def verdict(r: pd.Series) -> str:
+    """``above`` or ``below`` random beyond seed noise (the 95% interval of the paired NormDEL
+    difference excludes 0), ``within noise``, or ``undetermined`` (no interval: fewer than 2 seeds)."""
+    if pd.isna(r["diff"]):
+        return "undetermined"
+    if pd.isna(r["ci_low"]) or pd.isna(r["ci_high"]):
+        return "undetermined"
+    if r["ci_low"] > 0:
+        return "above"
+    if r["ci_high"] < 0:
+        return "below"
+    return "within noise"
+
+
+def verdict_line(r: pd.Series) -> str:
+    """One line per selector under its ratio's rows: whether it differs from random beyond seed noise."""
+    word = verdict(r)
+    name = r["selector"]
+    if word == "undetermined":
+        return f"{name}: no interval with {int(r['n_seeds'])} seed(s); run 2 or more to compare with {REFERENCE}"
+    if word == "within noise":
+        return f"{name}: no difference from {REFERENCE} beyond seed noise (MDE {100 * r['mde']:.2f})"
+    return f"{name}: {word} {REFERENCE} beyond seed noise (95% CI excludes 0)"
 
 
 def summary_records(results: pd.DataFrame) -> list[dict[str, Any]]:
@@ -108,6 +136,8 @@ def _summary_records(results: pd.DataFrame) -> list[dict[str, Any]]:
         return None if isinstance(v, float) and math.isnan(v) else v
 
     counts = ("n_seeds", "n", "win", "tie", "loss")
+    frame = frame.assign(verdict=[None if r["selector"] in (REFERENCE, *REFERENCES) else verdict(r)
+                                  for _, r in frame.iterrows()])
     records = [{k: plain(v) for k, v in rec.items()} for rec in frame.to_dict(orient="records")]
     return [{k: int(v) if k in counts and v is not None else v for k, v in rec.items()} for rec in records]
 
