@@ -194,3 +194,21 @@ def test_leaderboard_html_is_self_contained(split, tmp_path):
     assert not re.search(r"https?://|url\(|<link|<script src", html)
     for table_id in ("board-r0.2", "board-r0.5", "board-references", "runs"):
         assert f'id="{table_id}"' in html
+
+
+def test_a_run_of_several_budgets_is_ranked_at_the_protocols_own(tmp_path):
+    res = fake_results().assign(budget=1.0)
+    cheap = res[res.selector != "scratch"].assign(budget=0.25)
+    # at a quarter of the steps meddel falls far below random: averaged in, it would change the board
+    cheap.loc[cheap.selector == "meddel", ["miou", "normdel"]] = 0.0
+    both = make_run(tmp_path / "both", pd.concat([res, cheap], ignore_index=True))
+    out = tmp_path / "board"
+    assert board(both, "--out", out).exit_code == 0
+    got = pd.read_csv(out / "leaderboard.csv")
+    want = leaderboard(res.drop(columns="budget"))
+    assert got["selector"].tolist() == want["selector"].tolist()
+    meddel = got[(got.selector == "meddel") & (got.ratio_target == 0.2)].iloc[0]
+    assert (meddel["win"], meddel["loss"]) == (3, 0)
+    only = make_run(tmp_path / "only", cheap)
+    line = one_line_error(board(only, "--out", tmp_path / "b2"))
+    assert "budgets 0.25 only" in line and "results.parquet" in line

@@ -70,13 +70,19 @@ def read_run(path: Path) -> Run:
         results = pd.read_parquet(results_path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise DelbenchError(f"{results_path}: not a readable Parquet file ({type(exc).__name__}: {exc})") from None
-    from delbench.score.budgets import with_budget
+    from delbench.score.budgets import DEFAULT, at_budget, budgets_of, with_budget
 
     results = with_budget(results)  # a run from before budgets ran budget 1 only
     missing = [c for c in COLUMNS if c not in results.columns]
     if missing:
         raise DelbenchError(f"{results_path}: missing column(s) {', '.join(missing)}")
-    return Run(path, info, results)
+    # a board ranks at the protocol's own compute: rows of other budgets (compare --budgets) would
+    # be averaged into each cell, and rankings can change with compute
+    held = budgets_of(results)
+    if DEFAULT not in held:
+        raise DelbenchError(f"{results_path}: holds budgets {', '.join(f'{b:g}' for b in held)} only; a leaderboard "
+                            "ranks at the protocol's own budget 1: add it with `delbench compare ... --budgets 1`")
+    return Run(path, info, at_budget(results, DEFAULT))
 
 
 def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
