@@ -24,7 +24,8 @@ def results(levels: dict[str, float] = LEVELS, noise: float = 0.005, seeds=(0, 1
         for sel, level in levels.items():
             for r in ((1.0,) if sel == "full" else (0.0,) if sel == "scratch" else ratios):
                 for t in tasks:
-                    value = 0.0 if sel == "scratch" else level + shared + rng.normal(0, noise)
+                    # scratch a little above 0: a scratch at 0 everywhere is a collapsed read-out
+                    value = 0.02 if sel == "scratch" else level + shared + rng.normal(0, noise)
                     rows.append({"selector": sel, "ratio_target": r, "ratio_achieved": r, "seed": s, "task": t,
                                  "miou": value, "normdel": 0.5})
     return pd.DataFrame(rows)
@@ -129,13 +130,32 @@ def test_precondition_fails_when_full_beats_scratch_by_too_little():
     assert not pre.holds and not verdict.passed  # ... but pre-training matters too little for them to count
     assert len(verdict.failures()) == 1 and verdict.failures()[0].startswith("precondition:")
     assert verdict.to_dict()["precondition"] == {"mean": pre.mean, "lower": pre.lower, "threshold": 0.10, "n": 3,
-                                                 "holds": False}
+                                                 "collapsed": [], "holds": False}
 
 
 def test_precondition_holds_when_full_beats_scratch_by_enough():
     verdict = judge(with_gap(0.15))
     assert verdict.precondition.holds and verdict.passed, verdict.failures()
     assert verdict.to_dict()["precondition"]["holds"] is True
+
+
+def test_precondition_fails_where_scratch_collapses_to_background():
+    frame = with_gap(0.15)
+    scratch_on_b = (frame["selector"] == "scratch") & (frame["task"] == "b")
+    frame.loc[scratch_on_b, "miou"] = 0.0  # a probe of the random network predicts no polyp on task b
+    verdict = judge(frame)
+    pre = verdict.precondition
+    assert pre.mean >= 0.10 and pre.lower > 0  # the gap alone would pass ...
+    assert pre.collapsed == ("b",) and not pre.holds and not verdict.passed  # ... but it measures the read-out
+    assert "scratch collapses to mIoU 0 on b" in verdict.failures()[0]
+    assert [t.scratch_collapsed for t in verdict.tasks] == [False, True]
+    # a task on which every row scores 0 is dead, not a collapse
+    dead = with_gap(0.15)
+    dead.loc[dead["task"] == "b", "miou"] = 0.0
+    assert judge(dead).precondition.collapsed == ()
+    from delbench.report.verdict_file import _verdict
+
+    assert _verdict(verdict.to_dict()).precondition.collapsed == ("b",)  # validate.json keeps it
 
 
 def test_precondition_needs_its_lower_bound_above_zero():

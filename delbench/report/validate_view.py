@@ -52,12 +52,14 @@ def ladder_grid(verdict: "Verdict") -> Grid:
 def task_grid(verdict: "Verdict") -> Grid:
     from delbench.score.validate import holds
 
-    header = ["task", "dead", "full − scratch x100", "lower 95%", "full beats scratch"]
-    rows = [[t.task, "DEAD" if t.dead else "no", _pts(t.full_minus_scratch.mean), _pts(t.full_minus_scratch.lower),
+    header = ["task", "dead", "scratch collapsed", "full − scratch x100", "lower 95%", "full beats scratch"]
+    rows = [[t.task, "DEAD" if t.dead else "no", "YES" if t.scratch_collapsed else "no",
+             _pts(t.full_minus_scratch.mean), _pts(t.full_minus_scratch.lower),
              "yes" if t.full_beats_scratch else "NO"] for t in verdict.tasks]
     o = verdict.overall
-    rows.append(["(task mean)", "", _pts(o.mean), _pts(o.lower), "yes" if holds(o) else "NO"])
-    return Grid("Tasks: dead tasks and full vs scratch, paired by seed", header, rows, set(), slug="validate")
+    rows.append(["(task mean)", "", "", _pts(o.mean), _pts(o.lower), "yes" if holds(o) else "NO"])
+    return Grid("Tasks: dead tasks, scratch collapsed to background, and full vs scratch, paired by seed", header, rows,
+                set(), slug="validate")
 
 
 def verdict_grids(verdict: "Verdict", budget: bool = False) -> list[Grid]:

@@ -16,7 +16,8 @@ def _diff(d: dict[str, Any]) -> PairedDiff:
 
 def _verdict(data: dict[str, Any]) -> Verdict:
     return Verdict(rungs=tuple(_diff(r) for r in data["rungs"]),
-                   tasks=tuple(TaskCheck(t["task"], bool(t["dead"]), _diff(t["full_minus_scratch"])) for t in data["tasks"]),
+                   tasks=tuple(TaskCheck(t["task"], bool(t["dead"]), _diff(t["full_minus_scratch"]),
+                                        bool(t.get("scratch_collapsed", False))) for t in data["tasks"]),
                    overall=_diff(data["full_minus_scratch"]),
                    # a file from before the precondition was written is judged by today's threshold
                    threshold=float((data.get("precondition") or {}).get("threshold", PRECONDITION)),

@@ -41,6 +41,9 @@ class TaskCheck:
     task: str
     dead: bool
     full_minus_scratch: PairedDiff
+    # scratch scores 0 on every seed where full does not: the read-out of a random network predicts
+    # background, so the gap there measures the read-out more than what pre-training learnt
+    scratch_collapsed: bool = False
 
     @property
     def full_beats_scratch(self) -> bool:
@@ -56,22 +59,28 @@ class Precondition:
     lower: float
     threshold: float
     n: int
+    collapsed: tuple[str, ...] = ()  # live tasks on which scratch collapses to mIoU 0 (TaskCheck)
 
     @property
     def holds(self) -> bool:
         return (self.n >= 2 and math.isfinite(self.mean) and math.isfinite(self.lower)
-                and self.mean >= self.threshold and self.lower > 0)
+                and self.mean >= self.threshold and self.lower > 0 and not self.collapsed)
 
     def describe(self) -> str:
         """One line, in points of mIoU (x100)."""
         need = f"needs >= {100 * self.threshold:+.2f} with a lower bound above 0"
         if self.n < 2:
             return f"full − scratch over {self.n} seed(s): no lower bound ({need}; give at least 2 seeds)"
-        return (f"full − scratch {100 * self.mean:+.2f} points of task-mean mIoU, lower 95% {100 * self.lower:+.2f} "
+        text = (f"full − scratch {100 * self.mean:+.2f} points of task-mean mIoU, lower 95% {100 * self.lower:+.2f} "
                 f"({need})")
+        if self.collapsed:
+            text += (f"; scratch collapses to mIoU 0 on {', '.join(self.collapsed)}, so the gap measures the read-out: "
+                     "read it with one that does not collapse ([finetune] standardize = true)")
+        return text
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mean": self.mean, "lower": self.lower, "threshold": self.threshold, "n": self.n, "holds": self.holds}
+        return {"mean": self.mean, "lower": self.lower, "threshold": self.threshold, "n": self.n,
+                "collapsed": list(self.collapsed), "holds": self.holds}
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,8 @@ class Verdict:
     @property
     def precondition(self) -> Precondition:
         o = self.overall
-        return Precondition(o.mean, o.lower, self.threshold, o.n)
+        return Precondition(o.mean, o.lower, self.threshold, o.n,
+                            tuple(t.task for t in self.tasks if t.scratch_collapsed and not t.dead))
 
     @property
     def passed(self) -> bool:
@@ -101,6 +111,7 @@ class Verdict:
             "passed": self.passed, "metric": METRIC, "budget": self.budget, "precondition": self.precondition.to_dict(),
             "rungs": [_diff_dict(r) for r in self.rungs],
             "tasks": [{"task": t.task, "dead": t.dead, "full_beats_scratch": t.full_beats_scratch,
+                       "scratch_collapsed": t.scratch_collapsed,
                        "full_minus_scratch": _diff_dict(t.full_minus_scratch)} for t in self.tasks],
             "full_minus_scratch": _diff_dict(self.overall),
         }
@@ -132,6 +143,14 @@ def dead_task(results: pd.DataFrame, task: str) -> bool:
     return bool(np.all(np.abs(others[METRIC].to_numpy() - base.to_numpy()) <= SAME))
 
 
+def scratch_collapsed(results: pd.DataFrame, task: str) -> bool:
+    """``scratch`` scores 0 on ``task`` on every seed it ran, while ``full`` scores above 0 on some."""
+    rows = results[results["task"] == task]
+    scratch = rows.loc[rows["selector"] == SCRATCH, METRIC]
+    full = rows.loc[rows["selector"] == FULL, METRIC]
+    return bool(len(scratch) and len(full) and (scratch.abs() <= SAME).all() and (full > SAME).any())
+
+
 def judge(results: pd.DataFrame, ratios: tuple[float, ...] = RATIOS, budget: float = DEFAULT) -> Verdict:
     """The ladder and the task checks of a results table holding oracle, random, adversary, full and
     scratch, at one pre-training budget (its rows and scratch's)."""
@@ -140,7 +159,8 @@ def judge(results: pd.DataFrame, ratios: tuple[float, ...] = RATIOS, budget: flo
     tasks = []
     for task in sorted(results["task"].unique()):
         part = results[results["task"] == task]
-        tasks.append(TaskCheck(task, dead_task(results, task), seed_paired(part, FULL, SCRATCH, 1.0, METRIC)))
+        tasks.append(TaskCheck(task, dead_task(results, task), seed_paired(part, FULL, SCRATCH, 1.0, METRIC),
+                               scratch_collapsed(results, task)))
     return Verdict(rungs, tuple(tasks), seed_paired(results, FULL, SCRATCH, 1.0, METRIC), budget=float(budget))
 
 
