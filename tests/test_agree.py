@@ -349,7 +349,9 @@ def test_a_run_of_several_budgets_is_read_at_one_and_may_agree_with_itself(tmp_p
     assert json.loads(cheap.stdout)["accuracy"] == 0.0 and json.loads(cheap.stdout)["run_a"]["budget"] == 0.25
     itself = invoke("agree", run, run, "--budget-a", 0.25, "--budget-b", 1, "--format", "json", "--bootstrap", 0)
     assert json.loads(itself.stdout)["tau"] == pytest.approx(-1.0)
-    assert "budget 0.25" not in (run / "agree").iterdir().__next__().name  # B at budget 1 keeps its plain label
+    # one record per pair of budgets: B at budget 1 keeps its plain label, A's budget is named
+    assert sorted(p.name for p in (run / "agree").iterdir()) == ["b0.25-vs-ci-budgets.json", "b0.25-vs-ci-deep.json",
+                                                                 "ci-deep.json"]
     line = one_line_error(invoke("agree", run, deep, "--budget-a", 0.5))
     assert str(run) in line and "0.25, 1" in line
 

@@ -155,7 +155,9 @@ def agree(run_a: Path, run_b: Path, metric: str, resamples: int, seed: int, fmt:
                            names=(str(run_a), str(run_b)))
         record = {"run_a": {**_run(run_a), "budget": budget_a}, "run_b": {**_run(run_b), "budget": budget_b},
                   "delbench": __version__, **result.to_dict()}
-        record["run_b"]["label"] = label(record["run_b"]) + suffix(budget_b)
+        # RUN_A's own budget too, so that A at 0.25 against B and A at 1 against B are two records
+        ahead = "" if budget_a == 1.0 else f"b{budget_a:g}-vs-"
+        record["run_b"]["label"] = ahead + label(record["run_b"]) + suffix(budget_b)
         path = run_a / AGREE_DIR / f"{record['run_b']['label']}.json"
         write_json(path, record)
     if fmt == "text":
