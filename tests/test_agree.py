@@ -291,6 +291,7 @@ def test_report_shows_every_agreement_escaped(tmp_path):
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "small v2" in html and str(c.resolve()) in html
     assert "0.6667" in html  # B's accuracy, from its record
+    assert "budgets A/B" in html and ">1/1<" in html
 
 
 @pytest.mark.parametrize("damage", ["{not json", "[1, 2]", '{"run_b": "x"}', '{"run_b": {"protocol": {}}}'])

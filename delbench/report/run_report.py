@@ -158,6 +158,8 @@ def _agreement_row(record: dict[str, Any], name: str) -> dict[str, Any]:
         "protocol B": f"{proto['name']} v{proto['version']}", "run B": str(run_b["path"]),
         "metric": str(record["metric"]), "cells": len(record["cells"]),
         "seeds A/B": f"{len(record['seeds_a'])}/{len(record['seeds_b'])}",
+        # records from before budgets hold budget 1 on both sides
+        "budgets A/B": f"{float(record['run_a'].get('budget', 1.0)):g}/{float(run_b.get('budget', 1.0)):g}",
         "accuracy": number(record["accuracy"]), "accuracy 95%": interval("accuracy"), "pairs": int(record["pairs"]),
         "within-ratio accuracy": number(record["accuracy_within"]), "within-ratio 95%": interval("accuracy_within"),
         "pairs at one ratio": int(record["pairs_within"]),
