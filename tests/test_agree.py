@@ -20,6 +20,7 @@ from delbench.errors import DelbenchError
 from delbench.metrics import normdel
 from delbench.report.run_report import write_report
 from delbench.score.agree import agreement
+from tests.test_cli_checks import one_line_error
 
 # The columns of a results table written by `compare` (agree reads only some of them).
 COLUMNS = ["selector", "ratio_target", "ratio_achieved", "seed", "task", "miou", "miou_all", "miou_dataset", "dice",
@@ -72,13 +73,6 @@ def make_run(root: Path, name: str, results: pd.DataFrame | None, protocol: str 
 
 def invoke(*args: Any) -> Any:
     return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def one_line_error(result: Any) -> str:
-    assert result.exit_code != 0, result.output
-    lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error:"), result.output
-    return lines[0]
 
 
 # --- the statistics -------------------------------------------------------------------------------------

@@ -71,6 +71,15 @@ def test_dead_tasks():
     assert [t.task for t in verdict.tasks if not t.full_beats_scratch] == ["b"]
 
 
+def complete(frame: pd.DataFrame) -> None:
+    """The results columns ``results`` leaves out, filled in place, so that compare's tables can be drawn."""
+    frame["ratio_achieved"] = frame["ratio_target"]
+    for col in ("miou_dataset", "dice", "del"):
+        frame[col] = frame["miou"]
+    for col in ("pretrain_steps", "pretrain_seconds", "select_seconds", "kept_bytes"):
+        frame[col] = 0
+
+
 def _fake_compare(frame: pd.DataFrame):
     def run_compare(config, progress=None, **_):
         out = Path(config.out)
@@ -86,11 +95,7 @@ def _fake_compare(frame: pd.DataFrame):
 @pytest.mark.parametrize("levels,code", [(LEVELS, 0), (dict(LEVELS, oracle=0.25), 1)])
 def test_exit_status_follows_the_verdict(tmp_path, monkeypatch, levels, code):
     frame = results(levels)
-    frame["ratio_achieved"] = frame["ratio_target"]
-    for col in ("miou_dataset", "dice", "del"):
-        frame[col] = frame["miou"]
-    for col in ("pretrain_steps", "pretrain_seconds", "select_seconds", "kept_bytes"):
-        frame[col] = 0
+    complete(frame)
     monkeypatch.setattr("delbench.compare.runner.run_compare", _fake_compare(frame))
     result = CliRunner().invoke(cli, ["validate", "--protocol", "ci", "--out", str(tmp_path / "run"), "--no-plots"])
     assert result.exit_code == code, result.output
@@ -169,11 +174,7 @@ def test_precondition_needs_its_lower_bound_above_zero():
 
 def test_a_failed_precondition_fails_the_command(tmp_path, monkeypatch):
     frame = with_gap(0.05)
-    frame["ratio_achieved"] = frame["ratio_target"]
-    for col in ("miou_dataset", "dice", "del"):
-        frame[col] = frame["miou"]
-    for col in ("pretrain_steps", "pretrain_seconds", "select_seconds", "kept_bytes"):
-        frame[col] = 0
+    complete(frame)
     monkeypatch.setattr("delbench.compare.runner.run_compare", _fake_compare(frame))
     result = CliRunner().invoke(cli, ["validate", "--protocol", "ci", "--out", str(tmp_path / "run"), "--no-plots"])
     assert result.exit_code == 1, result.output
